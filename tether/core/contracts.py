@@ -1,0 +1,245 @@
+"""The value types that cross the hook boundary (besides the connector types).
+
+Plugins build and return these; the core consumes them. They are plain dataclasses so a
+plugin needs nothing from tether but this module and ``tether.core.hookspecs.hookimpl``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+from .connectors import FieldType
+
+Direction = Literal["inbound", "outbound"]
+EntityKind = Literal["company", "relationship", "opportunity", "activity", "user"]
+
+BOOKING_TYPES = (
+    "new_business", "renewal", "upsell", "downsell", "renewal_upsell", "renewal_downsell", "churn",
+)
+
+
+# -- mapping ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldMapping:
+    """One source field ↔ one tether field, with the type to coerce through."""
+
+    source: str
+    target: str
+    type: FieldType = "string"
+    # both: synced both ways; inbound: read only; outbound: written back only.
+    direction: Literal["both", "inbound", "outbound"] = "both"
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectMapping:
+    """How a connector object becomes a tether entity (and goes back)."""
+
+    connector: str
+    object_name: str
+    entity: EntityKind
+    fields: tuple[FieldMapping, ...]
+    # Source field the push upserts by, so a retried insert never duplicates.
+    external_id_field: str | None = None
+
+    def field_for_target(self, target: str) -> FieldMapping | None:
+        for mapping in self.fields:
+            if mapping.target == target:
+                return mapping
+        return None
+
+
+# -- relationships ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AttributeField:
+    name: str
+    type: Literal["string", "number", "money", "date", "boolean", "picklist"] = "string"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    rollup: Literal["sum", "avg", "min", "max"] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RelationshipTypeSpec:
+    """A relationship type a plugin contributes (admins add theirs in manifests or the API)."""
+
+    name: str
+    description: str = ""
+    fields: tuple[AttributeField, ...] = ()
+    plugin: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RelationshipAssignment:
+    """Which relationship a synced record belongs to (by type and name under its company)."""
+
+    type_name: str
+    name: str
+    attributes: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+# -- health ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class HealthMeasure:
+    """A measure a scorecard can weigh.
+
+    ``compute(tenant, entity_kind, entity_ids)`` returns ``{entity_id: value}`` for the
+    whole batch at once; an id missing from the result has no data (N/A).
+    Numeric measures return numbers; picklist measures return one of ``choices``.
+    """
+
+    key: str
+    label: str
+    compute: Callable[[Any, str, Sequence[int]], Mapping[int, Any]]
+    kind: Literal["numeric", "picklist"] = "numeric"
+    entity_kinds: tuple[str, ...] = ("company", "relationship")
+    choices: tuple[str, ...] = ()
+    # True when a larger value is healthier (used for default ranges and trend wording).
+    higher_is_better: bool = True
+    plugin: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreBatch:
+    """Scores for a batch of entities: ``scores[i]`` belongs to ``entity_ids[i]`` (None: N/A)."""
+
+    entity_ids: Sequence[int]
+    scores: Sequence[float | None]
+    explanations: Sequence[Mapping[str, Any]] = ()
+
+
+# -- timeline --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineQuery:
+    company_id: int | None = None
+    relationship_id: int | None = None
+    opportunity_id: int | None = None
+    types: tuple[str, ...] = ()
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    author: str | None = None
+    limit: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class Activity:
+    """One timeline entry, local or contributed by a plugin's feed."""
+
+    type: str
+    subject: str
+    occurred_at: dt.datetime
+    source: str
+    key: str
+    notes: str = ""
+    author: str | None = None
+    company_id: int | None = None
+    relationship_id: int | None = None
+    opportunity_id: int | None = None
+    duration_minutes: int | None = None
+    internal_attendees: tuple[str, ...] = ()
+    external_attendees: tuple[str, ...] = ()
+    reporting_category: str | None = None
+    external_id: str | None = None
+
+
+# -- renewals --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RenewalFeatures:
+    """Feature columns for a batch of opportunities: ``columns[name][i]`` is for ``opportunity_ids[i]``."""
+
+    opportunity_ids: Sequence[int]
+    columns: Mapping[str, Sequence[float | None]]
+    # Optional human wording per feature, used when explaining a risk factor.
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+# -- web -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookReceiver:
+    """An endpoint a plugin hosts at ``/webhooks/<tenant>/<plugin>/<path>``.
+
+    ``view(tenant, request)`` gets the tenant context (the plugin is enabled for it; the
+    receiver has already enforced method and size limits) and the Flask request, and
+    returns a Flask response.
+    """
+
+    plugin: str
+    path: str
+    view: Callable[[Any, Any], Any]
+    methods: tuple[str, ...] = ("POST",)
+    content_types: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiRoute:
+    """A REST endpoint a plugin adds under ``/api/v1/tenants/<tenant>/``.
+
+    It answers only for tenants that enabled the plugin (404 otherwise); ``roles`` lists
+    the roles allowed to call it.
+    """
+
+    plugin: str
+    rule: str
+    view: Callable[..., Any]
+    methods: tuple[str, ...] = ("GET",)
+    roles: tuple[str, ...] = ("admin", "user")
+    endpoint: str | None = None
+
+
+# -- changes and jobs ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangeSet:
+    """What one applied batch changed, for ``tether_records_changed``."""
+
+    entity: str
+    created: Sequence[int] = ()
+    updated: Sequence[int] = ()
+    deleted: Sequence[int] = ()
+    # "sync" when applied from a connector, "local" for API/CLI/plugin edits.
+    origin: Literal["sync", "local"] = "sync"
+    connector: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSpec:
+    """A job a plugin wants scheduled per tenant.
+
+    ``run(tenant)`` does the work; ``every`` (seconds) or ``cron`` (5-field) says when,
+    unless the tenant manifest's schedules override it by ``name``.
+    """
+
+    name: str
+    run: Callable[[Any], Any]
+    every: int | None = None
+    cron: str | None = None
+    plugin: str = ""
+    lock_key: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CtaCondition:
+    """A Cockpit rule condition a plugin contributes.
+
+    ``evaluate(tenant, params)`` returns the occurrences that should have an open CTA:
+    ``[{"company_id": ..., "relationship_id": ..., "key": ..., "reason": ...}]``.
+    """
+
+    key: str
+    label: str
+    evaluate: Callable[[Any, Mapping[str, Any]], Sequence[Mapping[str, Any]]]
+    plugin: str = ""

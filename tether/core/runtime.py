@@ -1,0 +1,38 @@
+"""The process's wiring: settings, the plugin host and the store, built on first use."""
+
+from __future__ import annotations
+
+import functools
+
+from .plugins import PluginHost, TenantContext
+from .settings import Settings
+from .store import Store
+
+
+class Runtime:
+    """Everything a command, the web app or a worker needs, with no global state."""
+
+    def __init__(self, settings: Settings | None = None, *, host: PluginHost | None = None,
+                 store: Store | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._host = host
+        self._store = store
+
+    @functools.cached_property
+    def host(self) -> PluginHost:
+        return self._host or PluginHost.from_entry_points()
+
+    @functools.cached_property
+    def store(self) -> Store:
+        if self._store is not None:
+            return self._store
+        return Store(self.settings.database_url, migration_locations=self.host.migration_locations())
+
+    def context(self, tenant_id: str) -> TenantContext:
+        from .tenants import load_context
+
+        return load_context(self.store, self.host, tenant_id)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.dispose()

@@ -1,0 +1,7 @@
+"""Import every module that defines tables, so ``Base.metadata`` is complete.
+
+Built-in areas add their model modules here; Alembic's autogenerate and the
+schema-matches-migrations test both rely on it.
+"""
+
+from . import models  # noqa: F401

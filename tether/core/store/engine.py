@@ -1,0 +1,148 @@
+"""The database: engine, tenant-scoped sessions and migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import ConfigurationError, MigrationRequired, StoreUnavailable
+from ..settings import normalise_database_url
+from .scoping import TENANT_KEY, install_tenant_scoping
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the webhook receiver write while a sync reads; NORMAL is durable in WAL mode.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    url = normalise_database_url(url)
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise ConfigurationError(
+            f"database URL {url.split('@')[-1]!r} is not valid: {exc}",
+            hint="use sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user@host/db",
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class Store:
+    """One database: sessions scoped to a tenant, an admin session, and migrations."""
+
+    def __init__(self, url: str, *, migration_locations: Iterable[Path] = (), **engine_kwargs) -> None:
+        self.url = normalise_database_url(url)
+        self.engine = make_engine(url, **engine_kwargs)
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        install_tenant_scoping(self._sessions)
+        self.migration_locations = [MIGRATIONS_DIR / "versions", *migration_locations]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def tenant_session(self, tenant_id: str) -> Session:
+        """A session that sees and writes only ``tenant_id``'s rows."""
+        if not tenant_id:
+            raise ValueError("tenant_session needs a tenant id")
+        return self._sessions(info={TENANT_KEY: tenant_id})
+
+    def admin_session(self) -> Session:
+        """An unscoped session, for tenant management and cross-tenant operations only."""
+        return self._sessions()
+
+    @contextlib.contextmanager
+    def tenant_transaction(self, tenant_id: str) -> Iterator[Session]:
+        """``with store.tenant_transaction(t) as s:`` commits on success, rolls back on error."""
+        with self.tenant_session(tenant_id) as session, session.begin():
+            yield session
+
+    # -- migrations ---------------------------------------------------------------------
+
+    def alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option("version_locations", _joined_paths(self.migration_locations))
+        return cfg
+
+    def upgrade(self) -> list[str]:
+        """Apply every pending migration of the core and of plugins; return the new heads."""
+        cfg = self.alembic_config()
+        try:
+            with self.engine.begin() as connection:
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "heads")
+        except OperationalError as exc:
+            raise StoreUnavailable(
+                f"cannot reach the database at {self.safe_url}: {exc.orig}",
+                hint="check TETHER_DATABASE_URL and that the server is running",
+            ) from exc
+        return self.current_heads()
+
+    def current_heads(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return sorted(MigrationContext.configure(connection).get_current_heads())
+
+    def expected_heads(self) -> list[str]:
+        return sorted(ScriptDirectory.from_config(self.alembic_config()).get_heads())
+
+    def check_current(self) -> None:
+        """Raise :class:`MigrationRequired` unless the schema is at every head."""
+        try:
+            current = set(self.current_heads())
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach the database at {self.safe_url}: {exc.orig}") from exc
+        expected = set(self.expected_heads())
+        if current != expected:
+            raise MigrationRequired(
+                f"database schema is at {sorted(current) or 'nothing'}, code expects {sorted(expected)}",
+                hint="run `tether db upgrade`",
+            )
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach the database at {self.safe_url}: {exc.orig}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _joined_paths(paths: Iterable[Path]) -> str:
+    import os
+
+    return os.pathsep.join(str(p) for p in paths)

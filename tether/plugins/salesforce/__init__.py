@@ -1,0 +1,1 @@
+"""The Salesforce plugin: connector, mapping, Outbound Message receiver."""

@@ -1,0 +1,1 @@
+"""Hook implementations of the Salesforce plugin (the ``tether.plugins`` entry point)."""

@@ -1,0 +1,1 @@
+"""The Scorecards plugin: health scores for companies and relationships."""

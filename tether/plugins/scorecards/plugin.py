@@ -1,0 +1,1 @@
+"""Hook implementations of the Scorecards plugin (the ``tether.plugins`` entry point)."""

@@ -1,0 +1,1 @@
+"""The Timeline plugin: activities and feeds."""

@@ -1,0 +1,1 @@
+"""Hook implementations of the Timeline plugin (the ``tether.plugins`` entry point)."""

@@ -1,0 +1,83 @@
+"""pytest fixtures for tether and for plugin authors.
+
+Registered through the ``pytest11`` entry point, so any project that installs tether
+gets them:
+
+- ``tether_store``: an empty, migrated store; runs once on SQLite and once more on
+  PostgreSQL when ``TETHER_TEST_POSTGRES_URL`` is set.
+- ``plugin_host``: a host with every installed plugin loaded from entry points.
+- ``make_tenant``: ``make_tenant("acme", plugins={"salesforce": {...}})`` applies a
+  manifest and returns the tenant's context.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import pytest
+
+from tether.core.manifests import validate_tenant_manifest
+from tether.core.plugins import PluginHost, TenantContext
+from tether.core.store import Store
+from tether.core.tenants import apply_manifest, load_context
+from tether.testing.databases import PostgresDatabase, SQLiteTemplate, postgres_url
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: runs only when TETHER_TEST_POSTGRES_URL is set")
+
+
+@pytest.fixture(scope="session")
+def plugin_host() -> PluginHost:
+    """Every plugin installed in this environment, loaded once per test session."""
+    return PluginHost.from_entry_points()
+
+
+@pytest.fixture(scope="session")
+def _tether_sqlite_template(tmp_path_factory, plugin_host) -> SQLiteTemplate:
+    return SQLiteTemplate(tmp_path_factory.mktemp("tether-db"), plugin_host.migration_locations())
+
+
+@pytest.fixture(scope="session")
+def _tether_postgres(plugin_host):
+    url = postgres_url()
+    if not url:
+        yield None
+        return
+    database = PostgresDatabase(url, plugin_host.migration_locations())
+    yield database
+    database.drop()
+
+
+@pytest.fixture(params=BACKENDS)
+def tether_store(request) -> Store:
+    """A migrated, empty store: SQLite always, PostgreSQL when configured."""
+    if request.param == "sqlite":
+        store = request.getfixturevalue("_tether_sqlite_template").new_store()
+        yield store
+        store.dispose()
+        return
+    database = request.getfixturevalue("_tether_postgres")
+    if database is None:
+        pytest.skip("PostgreSQL tests need TETHER_TEST_POSTGRES_URL")
+    yield database.new_store()
+
+
+@pytest.fixture
+def make_tenant(tether_store: Store, plugin_host: PluginHost) -> Callable[..., TenantContext]:
+    """Apply a tenant manifest built from arguments and return the tenant's context."""
+
+    def _make(tenant_id: str = "acme", *, plugins: Mapping[str, Mapping[str, Any]] | None = None,
+              name: str | None = None, **sections: Any) -> TenantContext:
+        manifest = {
+            "tenant": {"id": tenant_id, "name": name or tenant_id.title()},
+            "plugins": [{"name": plugin, "config": dict(config or {})} for plugin, config in (plugins or {}).items()],
+            **sections,
+        }
+        validated = validate_tenant_manifest(manifest, plugin_host, source=f"make_tenant({tenant_id!r})")
+        apply_manifest(tether_store, plugin_host, validated)
+        return load_context(tether_store, plugin_host, tenant_id)
+
+    return _make
