@@ -102,6 +102,39 @@ def db_current(ctx: click.Context) -> None:
     console.print("up to date")
 
 
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@click.option("--branch", required=True, help="Branch label of the area (core, sync, renewals, a plugin's name...).")
+@click.option("--rev-id", required=True, help="Revision id, e.g. sync_0002.")
+@click.option("--version-path", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for the file (default: the core's versions folder).")
+@click.option("--new-branch", is_flag=True, help="Start the branch (depends on the core's current head).")
+@click.pass_context
+def db_revision(ctx: click.Context, message: str, branch: str, rev_id: str, version_path: Path | None,
+                new_branch: bool) -> None:
+    """Autogenerate a migration from the models against an up-to-date database (for developers)."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    rt = runtime(ctx)
+    rt.store.check_current()
+    cfg = rt.store.alembic_config()
+    path = version_path or rt.store.migration_locations[0]
+    with rt.store.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        if new_branch:
+            core_head = ScriptDirectory.from_config(cfg).get_revision("core@head").revision
+            script = command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id, branch_label=branch,
+                                      version_path=str(path), head="base", depends_on=core_head)
+        else:
+            script = command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id,
+                                      version_path=str(path), head=f"{branch}@head")
+    generated = Path(script.path)
+    # Autogenerate renders JSONB's text type unqualified; qualify it so the file imports.
+    generated.write_text(generated.read_text().replace("astext_type=Text()", "astext_type=sa.Text()"))
+    console.print(f"wrote {script.path}: review it before committing")
+
+
 # -- manifests and tenants -----------------------------------------------------------------
 
 
