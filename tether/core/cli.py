@@ -290,6 +290,31 @@ def plugins_config(ctx: click.Context, tenant_id: str, name: str) -> None:
     _print_installations(rt, rows)
 
 
+# -- users -------------------------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Users and API tokens (users themselves are declared in tenant manifests)."""
+
+
+@users.command("token")
+@click.argument("tenant_id")
+@click.argument("username")
+@click.option("--name", default=None, help="A label for the token.")
+@click.pass_context
+def users_token(ctx: click.Context, tenant_id: str, username: str, name: str | None) -> None:
+    """Create an API token for a user; it is printed once and stored only as a hash."""
+    from .api.tokens import issue_token
+    from .tenants import get_tenant
+
+    rt = runtime(ctx)
+    get_tenant(rt.store, tenant_id)
+    token = issue_token(rt.store, tenant_id, username, name=name)
+    console.print(token, highlight=False, soft_wrap=True)
+    err_console.print("store it now: tether keeps only its hash and cannot show it again")
+
+
 # -- demo ------------------------------------------------------------------------------------
 
 
