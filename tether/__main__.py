@@ -1,0 +1,3 @@
+from tether.core.cli import main
+
+main()
