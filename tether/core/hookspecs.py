@@ -193,6 +193,25 @@ def tether_health_score(
     """
 
 
+@hookspec(firstresult=True)
+def tether_entity_health(tenant: TenantContext, entity: str, ids: Sequence[int]) -> dict[int, dict[str, Any]] | None:
+    """Current health of a batch of companies or relationships, for read models.
+
+    Called when a read model shows health (Company 360, Relationship 360, lists and
+    reports), once per read with every entity it shows, never once per entity.
+
+    :param tenant: the tenant.
+    :param entity: ``"company"`` or ``"relationship"``.
+    :param ids: the entities to describe.
+    :return: first result wins: ``{id: health}``, each health a mapping with ``score``
+        (0–100, None when every measure was N/A), ``label`` and ``color`` (the scheme's
+        range), ``scheme`` (``"numeric"``, ``"grade"`` or ``"colour"``), ``scorecard``,
+        ``previous_score``, ``trend`` (``"up"``, ``"down"``, ``"same"`` or None),
+        ``computed_at`` (aware UTC) and ``overridden``; ids never scored are left out.
+        None when no enabled plugin scores health.
+    """
+
+
 # -- timeline --------------------------------------------------------------------------
 
 
