@@ -5,3 +5,4 @@ schema-matches-migrations test both rely on it.
 """
 
 from . import models  # noqa: F401
+from ..renewals import models as renewal_models  # noqa: F401
