@@ -15,7 +15,8 @@
     │   ├── StoreUnavailable         the database cannot be reached (webhooks answer 503)
     │   └── MigrationRequired        the schema is older than the code
     ├── DomainError                  a domain rule refused a change (hierarchy cycle, depth …)
-    │   └── NotFound                 a tenant-scoped object does not exist (API answers 404)
+    │   ├── NotFound                 a tenant-scoped object does not exist (API answers 404)
+    │   └── InvalidFields            several input fields broke domain rules (``.errors`` by field)
     ├── ConnectorError
     │   ├── TransientConnectorError  worth retrying: timeouts, 5xx, UNABLE_TO_LOCK_ROW
     │   ├── PermanentConnectorError  retrying will not help: validation, bad query, auth
@@ -139,6 +140,15 @@ class DomainError(TetherError):
 
 class NotFound(DomainError):
     pass
+
+
+class InvalidFields(DomainError):
+    """Several input fields broke domain rules at once; ``errors`` maps each field to its messages."""
+
+    def __init__(self, message: str, errors: Mapping[str, list[str]], *, hint: str | None = None) -> None:
+        self.errors = {path: list(msgs) for path, msgs in errors.items()}
+        detail = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in sorted(self.errors.items()))
+        super().__init__(f"{message}: {detail}" if detail else message, hint=hint)
 
 
 class ConnectorError(TetherError):
