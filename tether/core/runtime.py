@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
+from typing import Callable
 
 from .plugins import PluginHost, TenantContext
 from .settings import Settings
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -17,6 +21,9 @@ class Runtime:
         self.settings = settings or Settings.from_env()
         self._host = host
         self._store = store
+        # Called as listener(tenant, connector, notification_ids) after new inbox rows commit,
+        # e.g. by the job engine to enqueue their processing.
+        self.inbox_listeners: list[Callable[[TenantContext, str, list[str]], None]] = []
 
     @functools.cached_property
     def host(self) -> PluginHost:
@@ -32,6 +39,13 @@ class Runtime:
         from .tenants import load_context
 
         return load_context(self.store, self.host, tenant_id)
+
+    def notify_inbox(self, tenant: TenantContext, connector: str, notification_ids: list[str]) -> None:
+        for listener in self.inbox_listeners:
+            try:
+                listener(tenant, connector, notification_ids)
+            except Exception:  # the message is stored; a listener failing must not un-ACK it
+                log.exception("inbox listener failed for tenant %s; the inbox drain will pick the rows up", tenant.id)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether.core.connectors import ConnectorSpec
-from tether.core.contracts import ObjectMapping
+from tether.core.contracts import ObjectMapping, WebhookReceiver
 from tether.core.hookspecs import hookimpl
 
 from .mapping import CONNECTOR, DEFAULT_MAPPINGS
@@ -34,3 +34,10 @@ def tether_connectors(tenant) -> list[ConnectorSpec]:
 @hookimpl
 def tether_object_mappings(tenant, connector: str) -> list[ObjectMapping]:
     return list(DEFAULT_MAPPINGS) if connector == CONNECTOR else []
+
+
+@hookimpl
+def tether_webhook_receivers() -> list[WebhookReceiver]:
+    from .receiver import RECEIVER
+
+    return [RECEIVER]
