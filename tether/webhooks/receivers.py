@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import DBAPIError
 
 from tether.core.contracts import WebhookReceiver
 from tether.core.errors import StoreUnavailable, TenantNotFound, WebhookError
@@ -56,8 +57,8 @@ def build_webhook_blueprint(runtime: Runtime, receivers: list[WebhookReceiver]) 
         except WebhookError as error:
             log.info("webhook %s/%s/%s refused (%s): %s", tenant, plugin, path, error.status, error.message)
             return _plain_error(receiver, error)
-        except StoreUnavailable as exc:
-            log.error("webhook %s/%s/%s: store unavailable: %s", tenant, plugin, path, exc.message)
+        except (StoreUnavailable, DBAPIError) as exc:
+            log.error("webhook %s/%s/%s: store unavailable: %s", tenant, plugin, path, type(exc).__name__)
             return _plain_error(receiver, WebhookError("the store is unavailable; retry later", status=503))
 
     return blueprint
