@@ -21,7 +21,9 @@
     │   ├── TransientConnectorError  worth retrying: timeouts, 5xx, UNABLE_TO_LOCK_ROW
     │   ├── PermanentConnectorError  retrying will not help: validation, bad query, auth
     │   └── QuotaExceeded            the API quota guard stopped a run (status "throttled")
-    └── WebhookError                 a webhook request was refused (``.status`` is the HTTP code)
+    ├── WebhookError                 a webhook request was refused (``.status`` is the HTTP code)
+    └── JobError                     a job cannot be scheduled, queued or run
+        └── UnknownJob               a schedule or command names a job no one provides
 
 Messages are one line a user can act on; ``hint`` says what to do next. Nothing here
 ever carries a secret or a Salesforce session id.
@@ -185,3 +187,19 @@ class WebhookError(TetherError):
     def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
         self.status = status
         super().__init__(message, hint=hint)
+
+
+class JobError(TetherError):
+    pass
+
+
+class UnknownJob(JobError):
+    """A schedule or command names a job that neither the core nor the tenant's plugins provide."""
+
+    def __init__(self, tenant_id: str, job: str, known: list[str]) -> None:
+        self.tenant_id = tenant_id
+        self.job = job
+        super().__init__(
+            f"tenant {tenant_id!r} has no job named {job!r}",
+            hint=f"jobs of this tenant: {', '.join(sorted(known)) or 'none'}",
+        )
