@@ -6,6 +6,7 @@ message adds nothing. Processing (applying the records) belongs to the sync engi
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import func, select
@@ -33,14 +34,20 @@ def store_notifications(session: Session, tenant_id: str, connector: str,
     ]
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
+    statement = _insert_statement(session.get_bind().dialect.name)
+    # Core executemany with a cached statement: no ORM bookkeeping or recompiling per message.
+    return list(session.connection().execute(statement, rows).scalars())
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_statement(dialect: str):
+    table = InboxMessage.__table__
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(InboxMessage)
+    return (
+        insert(table)
         .on_conflict_do_nothing(index_elements=["tenant_id", "connector", "notification_id"])
-        .returning(InboxMessage.notification_id)
+        .returning(table.c.notification_id, sort_by_parameter_order=True)
     )
-    return list(session.scalars(statement, rows))
 
 
 def pending_count(session: Session, connector: str | None = None) -> int:

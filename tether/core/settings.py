@@ -20,7 +20,8 @@ class Settings:
     database_url: str
     log_level: str = "INFO"
     webhook_max_body_bytes: int = 1024 * 1024
-    job_engine: str = "embedded"  # embedded (APScheduler, one process) | procrastinate (PostgreSQL)
+    job_engine: str = "embedded"
+    context_ttl_seconds: float = 2.0  # embedded (APScheduler, one process) | procrastinate (PostgreSQL)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -47,8 +48,16 @@ class Settings:
             log_level=env.get("TETHER_LOG_LEVEL", "INFO").upper(),
             webhook_max_body_bytes=max_body,
             job_engine=engine,
+            context_ttl_seconds=_float(env, "TETHER_CONTEXT_TTL_SECONDS", 2.0),
             extra={k: v for k, v in env.items() if k.startswith("TETHER_")},
         )
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        return float(env.get(name, default))
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}={env[name]!r} is not a number", hint=f"set it to seconds, e.g. {default}") from exc
 
 
 def normalise_database_url(url: str) -> str:

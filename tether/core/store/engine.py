@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -73,6 +74,9 @@ class Store:
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         install_tenant_scoping(self._sessions)
         self.migration_locations = [MIGRATIONS_DIR / "versions", *migration_locations]
+        # SQLite has one writer at a time; queueing writers on a lock in this process beats
+        # SQLite's busy handler, which sleeps in growing steps while it waits.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -92,6 +96,16 @@ class Store:
     def tenant_transaction(self, tenant_id: str) -> Iterator[Session]:
         """``with store.tenant_transaction(t) as s:`` commits on success, rolls back on error."""
         with self.tenant_session(tenant_id) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def write_transaction(self, tenant_id: str) -> Iterator[Session]:
+        """A tenant transaction for a short hot-path write, serialised per process on SQLite."""
+        if self._write_lock is None:
+            with self.tenant_transaction(tenant_id) as session:
+                yield session
+            return
+        with self._write_lock, self.tenant_transaction(tenant_id) as session:
             yield session
 
     # -- migrations ---------------------------------------------------------------------

@@ -132,7 +132,7 @@ def outbound_message(tenant, request) -> Response:
         for n in message.notifications
     ]
     try:
-        with tenant.transaction() as session:
+        with tenant.store.write_transaction(tenant.id) as session:
             new_ids = store_notifications(session, tenant.id, CONNECTOR, rows)
     except (DBAPIError, StoreUnavailable) as exc:
         log.error("tenant %s: could not store %d notifications: %s", tenant.id, len(rows), type(exc).__name__)

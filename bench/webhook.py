@@ -1,0 +1,172 @@
+"""Outbound Message receiver under its production server (waitress) on loopback.
+
+Several client processes post 10-notification messages (each notification new) and time
+each ACK; then the same clients hit a trivial Flask endpoint on the same server, so the
+ratio shows what the receiver's own work costs.
+
+    python bench/webhook.py [--messages 6000] [--clients 4] [--threads 8] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TARGETS = {"messages_per_s": 1000.0, "p99_ms": 50.0, "ratio_receiver_to_trivial": 0.25}
+SECRET = "bench-webhook-secret-0123456789"
+ORG = "00D7F00000107XsUAI"
+
+
+def message(client: int, index: int, per_message: int = 10) -> bytes:
+    notifications = []
+    for n in range(per_message):
+        serial = f"{client:02d}{index:07d}{n:02d}"
+        notifications.append(
+            f"<Notification><Id>04l{serial}AAA</Id>"
+            f'<sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+            f"<sf:Id>006{serial}QAQ</sf:Id><sf:AccountId>0017F000007ydJmQAI</sf:AccountId>"
+            f"<sf:Amount>{1000 + n}.0</sf:Amount><sf:CloseDate>2027-03-31</sf:CloseDate>"
+            f"<sf:Name>Renewal {serial}</sf:Name><sf:StageName>Negotiation/Review</sf:StageName>"
+            f"<sf:SystemModstamp>2026-11-20T09:15:02.000Z</sf:SystemModstamp></sObject></Notification>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+        f'<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{ORG}</OrganizationId>'
+        "<ActionId>04k7F0000008V3hQAE</ActionId><SessionId xsi:nil=\"true\"/>"
+        "<EnterpriseUrl>https://ap5.salesforce.com/services/Soap/c/59.0/00D7F00000107Xs</EnterpriseUrl>"
+        "<PartnerUrl>https://ap5.salesforce.com/services/Soap/u/59.0/00D7F00000107Xs</PartnerUrl>"
+        + "".join(notifications) + "</notifications></soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def client_worker(args: tuple[str, int, int, bool, multiprocessing.Queue]) -> None:
+    import requests
+
+    base, client, count, trivial, results = args
+    session = requests.Session()
+    url = f"{base}/bench/trivial" if trivial else f"{base}/webhooks/bench/salesforce/outbound-message?token={SECRET}"
+    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+    latencies = []
+    failures = 0
+    for index in range(count):
+        body = message(client, index)
+        started = time.perf_counter()
+        response = session.post(url, data=body, headers=headers, timeout=30)
+        latencies.append(time.perf_counter() - started)
+        if response.status_code != 200 or (not trivial and b"<Ack>true</Ack>" not in response.content):
+            failures += 1
+    results.put((latencies, failures))
+
+
+def drive(base: str, clients: int, per_client: int, trivial: bool) -> tuple[float, list[float], int]:
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    offset = 50 if trivial else 0
+    processes = [multiprocessing.Process(target=client_worker, args=((base, offset + c, per_client, trivial, results),))
+                 for c in range(clients)]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    collected = [results.get() for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    latencies = [latency for part, _ in collected for latency in part]
+    failures = sum(f for _, f in collected)
+    return elapsed, latencies, failures
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=6000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    from waitress.server import create_server
+
+    from tether.core.manifests import validate_tenant_manifest
+    from tether.core.runtime import Runtime
+    from tether.core.settings import Settings
+    from tether.core.tenants import apply_manifest
+    from tether.webhooks import create_app
+
+    home = Path(tempfile.mkdtemp(prefix="tether-bench-webhook-"))
+    env = {**os.environ, "TETHER_HOME": str(home), "BENCH_OM_SECRET": SECRET}
+    if args.database_url:
+        env["TETHER_DATABASE_URL"] = args.database_url
+    os.environ["BENCH_OM_SECRET"] = SECRET
+    runtime = Runtime(Settings.from_env(env))
+    runtime.store.upgrade()
+    apply_manifest(runtime.store, runtime.host, validate_tenant_manifest({
+        "tenant": {"id": "bench", "name": "Bench"},
+        "plugins": [{"name": "salesforce", "config": {
+            "instance_url": "https://bench.my.salesforce.com", "organization_id": ORG,
+            "webhook_secret": {"$env": "BENCH_OM_SECRET"}}}],
+    }, runtime.host, source="bench"))
+    app = create_app(runtime)
+    app.add_url_rule("/bench/trivial", "bench_trivial", lambda: "ok", methods=["POST"])
+
+    port = free_port()
+    server = create_server(app, host="127.0.0.1", port=port, threads=args.threads, connection_limit=200)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    per_client = max(1, args.messages // args.clients)
+
+    drive(base, args.clients, 20, trivial=True)  # warm up both paths and the pool
+    receiver_s, receiver_lat, receiver_fail = drive(base, args.clients, per_client, trivial=False)
+    trivial_s, trivial_lat, _ = drive(base, args.clients, per_client, trivial=True)
+    server.close()
+
+    sent = per_client * args.clients
+    with runtime.store.tenant_session("bench") as session:
+        from sqlalchemy import func, select
+
+        from tether.core.store import InboxMessage
+
+        stored = session.scalar(select(func.count()).select_from(InboxMessage))
+    figures = {
+        "messages_per_s": round(sent / receiver_s, 1),
+        "notifications_per_s": round(sent * 10 / receiver_s, 1),
+        "p50_ms": round(statistics.median(receiver_lat) * 1000, 2),
+        "p99_ms": round(percentile(receiver_lat, 0.99) * 1000, 2),
+        "trivial_messages_per_s": round(sent / trivial_s, 1),
+        "ratio_receiver_to_trivial": round(trivial_s / receiver_s, 3),
+        "failed_messages": receiver_fail,
+        "notifications_stored": stored,
+    }
+    print(f"server: waitress, {args.threads} threads; {args.clients} client processes; {sent} messages × 10 notifications; "
+          f"database: {runtime.store.dialect}")
+    print(f"receiver: {figures['messages_per_s']} messages/s   target ≥ {TARGETS['messages_per_s']}")
+    print(f"ACK latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms   target p99 ≤ {TARGETS['p99_ms']} ms")
+    print(f"trivial endpoint: {figures['trivial_messages_per_s']} requests/s; ratio {figures['ratio_receiver_to_trivial']}   "
+          f"target ≥ {TARGETS['ratio_receiver_to_trivial']}")
+    print(f"failed: {receiver_fail}; notifications stored: {stored} of {sent * 10}")
+    print(json.dumps({"bench": "webhook", "figures": figures, "targets": TARGETS}))
+    if receiver_fail or stored != sent * 10:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
