@@ -1,0 +1,1 @@
+"""Jobs: everything tether does on a schedule or after a webhook."""
