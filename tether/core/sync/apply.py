@@ -1,0 +1,377 @@
+"""Applying a page of source records to tether's tables, set-based.
+
+One page is a handful of statements whatever its size: a select of the rows it touches,
+one ``INSERT ... ON CONFLICT DO UPDATE`` (executemany) keyed on (tenant_id,
+external_source, external_id), one update for deletions, and bulk link fix-ups. A row
+whose stored ``source_modstamp`` is newer than the incoming one changes nothing (in
+Python, and again in the statement's WHERE so a concurrent webhook apply cannot be
+overwritten by an older page); the same stamp changes nothing either, except in a full
+reload, which rewrites it.
+
+References are resolved in bulk: ``parent_external_id`` → ``parent_id`` for companies,
+``account_external_id`` → ``company_id`` for opportunities. A child that lands before its
+parent keeps the external id and is linked when the parent lands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..errors import DomainError
+from ..store.models import Company, Opportunity, Relationship, RelationshipType
+from ..store.types import utcnow
+
+# Columns the engine owns; a mapping may not target them.
+ENGINE_COLUMNS = frozenset({
+    "id", "tenant_id", "external_source", "external_id", "source_modstamp", "is_deleted", "deleted_at",
+    "created_at", "updated_at", "attributes", "parent_id", "company_id", "relationship_id",
+})
+ATTRIBUTE_PREFIX = "attributes."
+# SQLite's default limit on bound parameters is 32766; stay well inside it.
+IN_CHUNK = 900
+
+
+@dataclasses.dataclass
+class Row:
+    """One source record, mapped: ``values`` by tether column (and ``attributes.*``)."""
+
+    external_id: str
+    modstamp: dt.datetime | None
+    deleted: bool = False
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    relationship: Any = None  # RelationshipAssignment from tether_assign_relationships
+
+
+@dataclasses.dataclass
+class Outcome:
+    created: list[int] = dataclasses.field(default_factory=list)
+    updated: list[int] = dataclasses.field(default_factory=list)
+    deleted: list[int] = dataclasses.field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def applied(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.deleted)
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class EntityApplier:
+    """Applies pages of one entity from one source for one tenant."""
+
+    model: Any = None
+    entity: str = ""
+
+    def __init__(self, session_dialect: str, tenant_id: str, source: str, targets: Iterable[str], *,
+                 full_reload: bool = False) -> None:
+        self.dialect = session_dialect
+        self.tenant_id = tenant_id
+        self.source = source
+        self.full_reload = full_reload
+        self.table: Table = self.model.__table__
+        targets = list(dict.fromkeys(targets))
+        self.attribute_keys = [t[len(ATTRIBUTE_PREFIX):] for t in targets if t.startswith(ATTRIBUTE_PREFIX)]
+        self.columns = [t for t in targets if not t.startswith(ATTRIBUTE_PREFIX)]
+        self.columns += [c for c in self.link_columns() if c not in self.columns]
+        self._required = {c.name for c in self.table.columns if not c.nullable and c.default is None
+                          and c.server_default is None and not c.primary_key and c.name in self.columns}
+        self._defaults = {c.name: c.default.arg for c in self.table.columns
+                          if c.name in self.columns and not c.nullable and c.default is not None
+                          and c.default.is_scalar}
+        self._upsert = self._build_upsert()
+
+    # -- configuration checks -------------------------------------------------------------
+
+    @classmethod
+    def check_targets(cls, targets: Iterable[str]) -> list[str]:
+        """Problems with mapped tether fields, each naming the field."""
+        table = cls.model.__table__
+        problems = []
+        for target in targets:
+            if target.startswith(ATTRIBUTE_PREFIX):
+                if not target[len(ATTRIBUTE_PREFIX):]:
+                    problems.append(f"{target!r} names no attribute")
+                continue
+            if target in ENGINE_COLUMNS:
+                problems.append(f"tether field {target!r} of {cls.entity} is maintained by the sync engine and cannot be mapped")
+            elif target not in table.columns:
+                known = sorted(c.name for c in table.columns if c.name not in ENGINE_COLUMNS)
+                problems.append(f"{cls.entity} has no field {target!r} (fields: {', '.join(known)}; "
+                                f"use 'attributes.{target}' for a custom attribute)")
+        return problems
+
+    def link_columns(self) -> tuple[str, ...]:
+        return ()
+
+    # -- statements -------------------------------------------------------------------------
+
+    def _insert(self):
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(self.table)
+
+    def _build_upsert(self):
+        table = self.table
+        statement = self._insert()
+        excluded = statement.excluded
+        assignments: dict[str, Any] = {name: excluded[name] for name in self.columns}
+        assignments.update(source_modstamp=excluded.source_modstamp, is_deleted=excluded.is_deleted,
+                           deleted_at=excluded.deleted_at, updated_at=excluded.updated_at)
+        if self.attribute_keys:
+            if self.dialect == "postgresql":
+                assignments["attributes"] = table.c.attributes.op("||")(excluded.attributes)
+            else:
+                assignments["attributes"] = func.json_patch(table.c.attributes, excluded.attributes)
+        newer = (excluded.source_modstamp >= table.c.source_modstamp if self.full_reload
+                 else excluded.source_modstamp > table.c.source_modstamp)
+        return statement.on_conflict_do_update(
+            index_elements=[table.c.tenant_id, table.c.external_source, table.c.external_id],
+            set_=assignments,
+            where=or_(table.c.source_modstamp.is_(None), excluded.source_modstamp.is_(None), newer),
+        ).returning(table.c.id, table.c.external_id)
+
+    # -- applying -------------------------------------------------------------------------
+
+    def apply(self, session: Session, rows: Sequence[Row]) -> Outcome:
+        outcome = Outcome()
+        rows = _dedupe(rows)
+        existing = self._existing(session, [row.external_id for row in rows])
+        upserts: list[Row] = []
+        deletes: list[tuple[Row, int]] = []
+        for row in rows:
+            current = existing.get(row.external_id)
+            if current is not None and not self._is_newer(row.modstamp, current[1]):
+                outcome.unchanged += 1
+            elif row.deleted:
+                if current is None or current[2]:
+                    outcome.unchanged += 1  # never synced, or already deleted here
+                else:
+                    deletes.append((row, current[0]))
+            else:
+                upserts.append(row)
+        if upserts:
+            self.resolve_links(session, upserts)
+            ids = self._upsert_rows(session, upserts)
+            for row in upserts:
+                local_id = ids.get(row.external_id)
+                if local_id is None:
+                    outcome.unchanged += 1  # a newer version landed meanwhile (webhook)
+                elif row.external_id in existing:
+                    outcome.updated.append(local_id)
+                else:
+                    outcome.created.append(local_id)
+            self.after_upsert(session, upserts, ids, created={r.external_id for r in upserts if r.external_id not in existing})
+        if deletes:
+            outcome.deleted.extend(self._delete_rows(session, deletes))
+        return outcome
+
+    def _is_newer(self, incoming: dt.datetime | None, stored: dt.datetime | None) -> bool:
+        if incoming is None or stored is None:
+            return True
+        return incoming >= stored if self.full_reload else incoming > stored
+
+    def _existing(self, session: Session, external_ids: list[str]) -> dict[str, tuple[int, dt.datetime | None, bool]]:
+        table = self.table
+        found: dict[str, tuple[int, dt.datetime | None, bool]] = {}
+        for chunk in _chunks(external_ids):
+            result = session.execute(
+                select(table.c.external_id, table.c.id, table.c.source_modstamp, table.c.is_deleted).where(
+                    table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
+                    table.c.external_id.in_(chunk)))
+            for external_id, local_id, stamp, deleted in result:
+                found[external_id] = (local_id, stamp, deleted)
+        return found
+
+    def _params(self, row: Row, now: dt.datetime) -> dict[str, Any]:
+        params = {"tenant_id": self.tenant_id, "external_source": self.source, "external_id": row.external_id,
+                  "source_modstamp": row.modstamp, "is_deleted": False, "deleted_at": None,
+                  "created_at": now, "updated_at": now}
+        values = row.values
+        for name in self.columns:
+            value = values.get(name)
+            if value is None:
+                if name in self._defaults:
+                    value = self._defaults[name]
+                elif name in self._required:
+                    raise DomainError(
+                        f"{self.entity} {row.external_id}: required field {name!r} has no value",
+                        field=name, hint=f"map a source field that is always set to {name!r}")
+            params[name] = value
+        if self.attribute_keys:
+            params["attributes"] = {key: values.get(ATTRIBUTE_PREFIX + key) for key in self.attribute_keys}
+        else:
+            params["attributes"] = {}
+        return params
+
+    def _upsert_rows(self, session: Session, rows: Sequence[Row]) -> dict[str, int]:
+        now = utcnow()
+        params = [self._params(row, now) for row in rows]
+        result = session.execute(self._upsert, params)
+        return {external_id: local_id for local_id, external_id in result}
+
+    def _delete_rows(self, session: Session, deletes: Sequence[tuple[Row, int]]) -> list[int]:
+        table = self.table
+        now = utcnow()
+        statement = (update(table)
+                     .where(table.c.id == bindparam("row_id"), table.c.tenant_id == self.tenant_id,
+                            or_(table.c.source_modstamp.is_(None), bindparam("stamp").is_(None),
+                                table.c.source_modstamp < bindparam("stamp")))
+                     .values(is_deleted=True, deleted_at=bindparam("deleted"), source_modstamp=bindparam("stamp"),
+                             updated_at=now))
+        session.connection().execute(statement, [
+            {"row_id": local_id, "stamp": row.modstamp, "deleted": row.modstamp or now} for row, local_id in deletes])
+        return [local_id for _, local_id in deletes]
+
+    # -- entity-specific links --------------------------------------------------------------
+
+    def resolve_links(self, session: Session, rows: Sequence[Row]) -> None:
+        """Fill link columns (ids of other rows) before the upsert."""
+
+    def after_upsert(self, session: Session, rows: Sequence[Row], ids: dict[str, int], *, created: set[str]) -> None:
+        """Link rows that waited for the ones just written."""
+
+    def _local_ids(self, session: Session, model: Any, external_ids: Iterable[str]) -> dict[str, int]:
+        table = model.__table__
+        wanted = sorted({e for e in external_ids if e})
+        found: dict[str, int] = {}
+        for chunk in _chunks(wanted):
+            found.update(session.execute(select(table.c.external_id, table.c.id).where(
+                table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
+                table.c.external_id.in_(chunk))).all())
+        return found
+
+
+class CompanyApplier(EntityApplier):
+    model = Company
+    entity = "company"
+
+    def link_columns(self) -> tuple[str, ...]:
+        return ("parent_id",) if "parent_external_id" in self.columns else ()
+
+    def resolve_links(self, session: Session, rows: Sequence[Row]) -> None:
+        if "parent_external_id" not in self.columns:
+            return
+        parents = self._local_ids(session, Company, (r.values.get("parent_external_id") for r in rows))
+        for row in rows:
+            parent = row.values.get("parent_external_id")
+            row.values["parent_id"] = parents.get(parent) if parent else None
+
+    def after_upsert(self, session: Session, rows: Sequence[Row], ids: dict[str, int], *, created: set[str]) -> None:
+        table = self.table
+        connection = session.connection()
+        if "parent_external_id" in self.columns:
+            # Rows of this page whose parent is in this page too, or whose parent is new.
+            late = [{"row_id": ids[r.external_id], "parent": ids[r.values["parent_external_id"]]}
+                    for r in rows if r.external_id in ids and r.values.get("parent_id") is None
+                    and r.values.get("parent_external_id") in ids]
+            if late:
+                connection.execute(update(table).where(table.c.id == bindparam("row_id"))
+                                   .values(parent_id=bindparam("parent")), late)
+            # Children that arrived before these (new) parents.
+            waiting = [{"ext": e, "parent": ids[e]} for e in created if e in ids]
+            if waiting:
+                connection.execute(
+                    update(table).where(table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
+                                        table.c.parent_external_id == bindparam("ext"),
+                                        or_(table.c.parent_id.is_(None), table.c.parent_id != bindparam("parent")))
+                    .values(parent_id=bindparam("parent")), waiting)
+        # Opportunities that arrived before their (new) account.
+        new_companies = [{"ext": e, "company": ids[e]} for e in created if e in ids]
+        if new_companies:
+            opportunities = Opportunity.__table__
+            connection.execute(
+                update(opportunities).where(
+                    opportunities.c.tenant_id == self.tenant_id, opportunities.c.external_source == self.source,
+                    opportunities.c.account_external_id == bindparam("ext"), opportunities.c.company_id.is_(None))
+                .values(company_id=bindparam("company")), new_companies)
+
+
+class OpportunityApplier(EntityApplier):
+    model = Opportunity
+    entity = "opportunity"
+
+    def link_columns(self) -> tuple[str, ...]:
+        links = ("company_id",) if "account_external_id" in self.columns else ()
+        return links + ("relationship_id",)
+
+    def resolve_links(self, session: Session, rows: Sequence[Row]) -> None:
+        if "account_external_id" in self.columns:
+            companies = self._local_ids(session, Company, (r.values.get("account_external_id") for r in rows))
+            for row in rows:
+                account = row.values.get("account_external_id")
+                row.values["company_id"] = companies.get(account) if account else None
+        self._resolve_relationships(session, rows)
+
+    def _resolve_relationships(self, session: Session, rows: Sequence[Row]) -> None:
+        assigned = [r for r in rows if r.relationship is not None and r.values.get("company_id")]
+        for row in rows:
+            row.values["relationship_id"] = None
+        if not assigned:
+            return
+        types = dict(session.execute(select(RelationshipType.__table__.c.name, RelationshipType.__table__.c.id).where(
+            RelationshipType.__table__.c.tenant_id == self.tenant_id)).all())
+        by_lower = {name.lower(): type_id for name, type_id in types.items()}
+        wanted: dict[tuple[int, int, str], dict[str, Any]] = {}
+        for row in assigned:
+            type_id = by_lower.get(row.relationship.type_name.lower())
+            if type_id is None:
+                raise DomainError(
+                    f"opportunity {row.external_id}: relationship type {row.relationship.type_name!r} does not exist",
+                    field="relationship_type",
+                    hint="declare it in the tenant manifest's relationship_types, or fix the relationship rule")
+            wanted.setdefault((row.values["company_id"], type_id, row.relationship.name), dict(row.relationship.attributes))
+        table = Relationship.__table__
+        found: dict[tuple[int, int, str], int] = {}
+        keys = list(wanted)
+        for chunk in _chunks(sorted({k[0] for k in keys})):
+            for rel_id, company_id, type_id, name in session.execute(
+                    select(table.c.id, table.c.company_id, table.c.type_id, table.c.name).where(
+                        table.c.tenant_id == self.tenant_id, table.c.company_id.in_(chunk))):
+                found[(company_id, type_id, name)] = rel_id
+        missing = [k for k in keys if k not in found]
+        if missing:
+            now = utcnow()
+            result = session.execute(self._insert_relationships(), [
+                {"tenant_id": self.tenant_id, "company_id": c, "type_id": t, "name": n, "attributes": wanted[(c, t, n)],
+                 "is_deleted": False, "created_at": now, "updated_at": now} for c, t, n in missing])
+            for rel_id, company_id, type_id, name in result:
+                found[(company_id, type_id, name)] = rel_id
+        for row in assigned:
+            type_id = by_lower[row.relationship.type_name.lower()]
+            row.values["relationship_id"] = found.get((row.values["company_id"], type_id, row.relationship.name))
+
+    def _insert_relationships(self):
+        table = Relationship.__table__
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table).returning(
+            table.c.id, table.c.company_id, table.c.type_id, table.c.name)
+
+
+APPLIERS: dict[str, type[EntityApplier]] = {"company": CompanyApplier, "opportunity": OpportunityApplier}
+# Entities are applied in this order so references usually find their target already there.
+ENTITY_ORDER = {"company": 0, "relationship": 1, "opportunity": 2}
+
+
+def applier_for(entity: str) -> type[EntityApplier]:
+    try:
+        return APPLIERS[entity]
+    except KeyError:
+        raise DomainError(
+            f"entity {entity!r} cannot be synced inbound: tether applies only {', '.join(sorted(APPLIERS))}",
+            field="entity", hint="map the object outbound only, or to one of those entities") from None
+
+
+def _dedupe(rows: Sequence[Row]) -> list[Row]:
+    """One row per external id: the newest (a record changed while being paged comes twice)."""
+    newest: dict[str, Row] = {}
+    for row in rows:
+        seen = newest.get(row.external_id)
+        if seen is None or (row.modstamp is not None and (seen.modstamp is None or row.modstamp >= seen.modstamp)):
+            newest[row.external_id] = row
+    return list(newest.values()) if len(newest) != len(rows) else list(rows)
