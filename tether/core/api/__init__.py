@@ -14,6 +14,7 @@ from .registry import ADMIN_ROLES, ALL_ROLES, READ_ROLES, WRITE_ROLES, registry
 # Modules whose import registers core endpoints (each area adds its own line).
 CORE_ENDPOINT_MODULES: tuple[str, ...] = (
     "tether.core.api.tenant_endpoints",
+    "tether.core.api.domain_endpoints", "tether.core.api.domain_companies",
 )
 
 

@@ -6,4 +6,5 @@ schema-matches-migrations test both rely on it.
 
 from . import models  # noqa: F401
 from ..renewals import models as renewal_models  # noqa: F401
+from .. import relationship_rules as domain_models  # noqa: F401
 from ..jobs import models as job_models  # noqa: F401

@@ -153,7 +153,11 @@ class Relationship(TenantScoped, ExternalRecord, Timestamps, Base):
     company: Mapped[Company] = relationship()
     type: Mapped[RelationshipType] = relationship()
 
-    __table_args__ = (UniqueConstraint("tenant_id", "external_source", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_source", "external_id"),
+        # One relationship of a type per name under a company: rules find-or-create by it.
+        UniqueConstraint("tenant_id", "company_id", "type_id", "name"),
+    )
 
 
 class Opportunity(TenantScoped, ExternalRecord, Timestamps, Base):
