@@ -16,13 +16,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..store.models import Base, BigId, Opportunity, TenantScoped, Timestamps
 from ..store.types import Money, UTCDateTime, utcnow
 
-# Forecast and metric figures are sums over opportunities grouped by due date (the period
-# driver), booking type, status and category. This index holds exactly those columns in
-# that order, so SQLite streams the GROUP BY from the index without sorting or touching the
-# table (1M opportunities in about half a second); it also serves due-date range queries.
+# Forecast and metric figures are sums over live opportunities grouped by due date (the
+# period driver), booking type, status and category. This index holds exactly those columns
+# in that order, so SQLite streams the GROUP BY from the index without sorting or touching
+# the table (1M opportunities in about half a second); it also serves due-date ranges.
 OPPORTUNITY_ROLLUP_INDEX = Index(
     "ix_opportunities_renewal_rollup",
-    Opportunity.tenant_id, Opportunity.due_date, Opportunity.booking_type, Opportunity.is_closed,
+    Opportunity.tenant_id, Opportunity.is_deleted, Opportunity.due_date, Opportunity.booking_type, Opportunity.is_closed,
     Opportunity.is_won, Opportunity.forecast_category, Opportunity.target_amount,
     Opportunity.forecast_amount, Opportunity.final_amount, Opportunity.probability,
 )
