@@ -153,7 +153,7 @@ def link_parents(session: Session) -> LinkReport:
     table = Company.__table__
     rows = session.execute(select(Company.id, Company.name, Company.parent_id, Company.external_source,
                                   Company.external_id, Company.parent_external_id)
-                           .where(Company.is_deleted.is_(False))).all()
+                           .where(Company.is_deleted.is_(False)).order_by(Company.id)).all()
     by_external = {(r.external_source, r.external_id): r.id for r in rows if r.external_id}
     names = {r.id: r.name for r in rows}
     report = LinkReport()
@@ -184,7 +184,7 @@ def link_parents(session: Session) -> LinkReport:
 
 def _refuse_cycles(wanted: dict[int, int | None], synced: set[int], names: Mapping[int, str], report: LinkReport) -> None:
     state: dict[int, int] = {}  # 1 = on the current walk, 2 = done
-    for start in wanted:
+    for start in sorted(wanted):
         walk: list[int] = []
         node: int | None = start
         while node is not None and state.get(node) is None:
@@ -195,8 +195,11 @@ def _refuse_cycles(wanted: dict[int, int | None], synced: set[int], names: Mappi
             loop = walk[walk.index(node):]
             cut = min((n for n in loop if n in synced), default=min(loop))
             wanted[cut] = None
+            # The walk went child → parent; show it top-down like every other path.
+            down = loop[::-1]
+            down = down[down.index(loop[0]):] + down[:down.index(loop[0])]
             report.refused.append(
-                f"{ARROW.join(names[n] for n in loop + [loop[0]])} would be a cycle; "
+                f"{ARROW.join(names[n] for n in down + [down[0]])} would be a cycle; "
                 f"{names[cut]!r} was left without a parent")
         for n in walk:
             state[n] = 2
@@ -223,7 +226,7 @@ def _refuse_depth(wanted: dict[int, int | None], synced: set[int], names: Mappin
         path.reverse()
         deeper = sum(1 for n in deepest if _under(wanted, n, node))
         wanted[node] = None
-        below = f" (and {deeper} companies below it)" if deeper else ""
+        below = f" (and {deeper} {'company' if deeper == 1 else 'companies'} below it)" if deeper else ""
         report.refused.append(
             f"{ARROW.join(names[n] for n in path)} would be more than {MAX_LEVELS} levels deep; "
             f"{names[node]!r}{below} was left without a parent")
@@ -262,11 +265,13 @@ def _closure(session: Session, roots: Sequence[int] | None):
         anchor = anchor.where(table.c.id.in_(list(roots)))
     closure = anchor.cte("closure", recursive=True)
     child = table.alias("child")
-    return closure.union_all(
+    closure = closure.union_all(
         select(closure.c.ancestor, child.c.id, (closure.c.depth + 1).label("depth"))
         .where(child.c.parent_id == closure.c.descendant, child.c.tenant_id == tenant_id,
                child.c.is_deleted.is_(False), closure.c.depth < MAX_LEVELS)
     )
+    # DISTINCT: on cyclic stored data the walk meets a company again; count it once.
+    return select(closure.c.ancestor, closure.c.descendant).distinct().subquery("pairs")
 
 
 @dataclasses.dataclass

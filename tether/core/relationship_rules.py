@@ -218,10 +218,12 @@ def materialise(tenant: TenantContext, session: Session, company_ids: Sequence[i
                 log.warning("tenant %s: relationship type %r named by a rule or plugin does not exist; "
                             "records assigned to it stay unlinked", tenant.id, assignment.type_name)
                 types[assignment.type_name.lower()] = None
+    # Names match case-insensitively ("analytics" joins "Analytics"); a new one keeps its first spelling.
     keys: list[tuple[int, int, str] | None] = []
     for company_id, assignment in zip(company_ids, assignments):
         rel_type = types.get(assignment.type_name.lower()) if assignment is not None else None
-        keys.append((company_id, rel_type.id, assignment.name) if rel_type is not None and company_id is not None else None)
+        keys.append((company_id, rel_type.id, assignment.name.casefold())
+                    if rel_type is not None and company_id is not None else None)
     wanted = {key for key in keys if key is not None}
     existing = _existing_relationships(session, {key[0] for key in wanted})
     created = 0
@@ -230,7 +232,7 @@ def materialise(tenant: TenantContext, session: Session, company_ids: Sequence[i
         if key is None or key in existing or key in new_rows:
             continue
         rel_type = types[assignments[index].type_name.lower()]
-        new_rows[key] = Relationship(company_id=key[0], type_id=key[1], name=key[2],
+        new_rows[key] = Relationship(company_id=key[0], type_id=key[1], name=assignments[index].name,
                                      attributes=_usable_attributes(rel_type, assignments[index].attributes))
     if new_rows:
         session.add_all(new_rows.values())
@@ -246,7 +248,8 @@ def _existing_relationships(session: Session, company_ids: Iterable[int]) -> dic
     for start in range(0, len(ids), 500):
         rows = session.execute(select(Relationship.id, Relationship.company_id, Relationship.type_id, Relationship.name)
                                .where(Relationship.company_id.in_(ids[start:start + 500])))
-        found.update({(r.company_id, r.type_id, r.name): r.id for r in rows})
+        for r in rows:
+            found.setdefault((r.company_id, r.type_id, r.name.casefold()), r.id)
     return found
 
 
