@@ -1,0 +1,58 @@
+"""Small SQL constructs that read the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement, type_coerce
+
+
+class least_or_null(FunctionElement):
+    """The smaller of two values, or NULL when either is NULL.
+
+    SQLite's two-argument ``min`` already behaves so; PostgreSQL's ``LEAST`` ignores NULLs,
+    so there it is spelled out.
+    """
+
+    inherit_cache = True
+    type = BigInteger()
+
+
+@compiles(least_or_null)
+def _least_default(element, compiler, **kw):
+    a, b = list(element.clauses)
+    a_sql, b_sql = compiler.process(a, **kw), compiler.process(b, **kw)
+    return f"CASE WHEN {a_sql} IS NULL OR {b_sql} IS NULL THEN NULL ELSE LEAST({a_sql}, {b_sql}) END"
+
+
+@compiles(least_or_null, "sqlite")
+def _least_sqlite(element, compiler, **kw):
+    a, b = list(element.clauses)
+    return f"min({compiler.process(a, **kw)}, {compiler.process(b, **kw)})"
+
+
+class month_of(FunctionElement):
+    """A date column's month as ``year * 12 + month - 1`` (see ``periods.month_index``)."""
+
+    inherit_cache = True
+    type = Integer()
+
+
+@compiles(month_of)
+def _month_default(element, compiler, **kw):
+    (column,) = list(element.clauses)
+    sql = compiler.process(column, **kw)
+    return f"(CAST(EXTRACT(YEAR FROM {sql}) AS INTEGER) * 12 + CAST(EXTRACT(MONTH FROM {sql}) AS INTEGER) - 1)"
+
+
+@compiles(month_of, "sqlite")
+def _month_sqlite(element, compiler, **kw):
+    (column,) = list(element.clauses)
+    sql = compiler.process(column, **kw)
+    # Dates are ISO text in SQLite; substr is several times faster than strftime.
+    return f"(CAST(substr({sql}, 1, 4) AS INTEGER) * 12 + CAST(substr({sql}, 6, 2) AS INTEGER) - 1)"
+
+
+def cents(column) -> ColumnElement:
+    """A Money column as its stored integer cents (skips Decimal conversion in bulk sums)."""
+    return type_coerce(column, BigInteger())
