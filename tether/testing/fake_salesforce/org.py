@@ -226,6 +226,8 @@ class FakeOrg:
         with self.lock:
             compiled = compile_query(soql, self.store, self.clock)
             rows = compiled.rows(include_deleted)
+            if compiled.count_only:
+                return [{"COUNT()": len(rows)}]
             return [{path.label: path.get(row) for path in compiled.paths} for row in rows]
 
     def count(self, sobject: str, *, include_deleted: bool = False) -> int:
