@@ -34,6 +34,10 @@ class JobSchedule(TenantScoped, Base):
     connector: Mapped[str | None] = mapped_column(String(100))
     every_seconds: Mapped[int | None] = mapped_column(Integer)
     cron: Mapped[str | None] = mapped_column(String(120))
+    # A plugin job's own lock name (scoped to the tenant when used); None: the default key.
+    lock: Mapped[str | None] = mapped_column(String(200))
+    # Cron schedules fire in the tenant's time zone.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # default | plugin:<name> | manifest
     source: Mapped[str] = mapped_column(String(120), default="default")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
