@@ -1,0 +1,62 @@
+"""The Timeline plugin's tables: custom activity types and activities logged in tether."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tether.core.store.models import Base, BigId, TenantScoped, Timestamps
+from tether.core.store.types import UTCDateTime
+
+BUILT_IN_TYPES = ("Update", "Call", "Meeting", "Email", "Milestone")
+SCOPES = ("global", "company", "relationship")
+
+
+class ActivityType(TenantScoped, Timestamps, Base):
+    """A custom activity type. ``scope``: global (anywhere), company (logged on a company), or
+    relationship (logged on relationships of one relationship type)."""
+
+    __tablename__ = "timeline_activity_types"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    scope: Mapped[str] = mapped_column(String(20), default="global")
+    relationship_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("relationship_types.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+
+class ActivityRecord(TenantScoped, Timestamps, Base):
+    """An activity logged in tether. Activities logged on a relationship carry its company
+    too, which is how they roll up to the company's timeline."""
+
+    __tablename__ = "timeline_activities"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(255))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(200))
+    internal_attendees: Mapped[list[Any]] = mapped_column(default=list)
+    external_attendees: Mapped[list[Any]] = mapped_column(default=list)
+    reporting_category: Mapped[str | None] = mapped_column(String(80))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    relationship_id: Mapped[int | None] = mapped_column(ForeignKey("relationships.id", ondelete="SET NULL"))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
+    # The CRM's id once written back (a Salesforce Task Id), so its copy pulled back is recognised.
+    external_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        # Newest-first reads per entity and tenant-wide; id breaks ties in feed order.
+        Index("ix_timeline_activities_company", "tenant_id", "company_id", "occurred_at", "id"),
+        Index("ix_timeline_activities_relationship", "tenant_id", "relationship_id", "occurred_at", "id"),
+        Index("ix_timeline_activities_opportunity", "tenant_id", "opportunity_id", "occurred_at", "id"),
+        Index("ix_timeline_activities_tenant_time", "tenant_id", "occurred_at", "id"),
+    )
