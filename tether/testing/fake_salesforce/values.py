@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from .clock import canonical_datetime, rest_datetime
@@ -74,7 +75,7 @@ def coerce(field: Any, value: Any, *, from_text: bool = False) -> Any:
             return int(value)
         number = float(value)
         if kind == "percent" or field.scale is not None:
-            number = round(number, field.scale if field.scale is not None else 2)
+            number = _round_half_up(number, field.scale if field.scale is not None else 2)
         return number
     if kind == "date":
         if not isinstance(value, str):
@@ -94,6 +95,12 @@ def coerce(field: Any, value: Any, *, from_text: bool = False) -> Any:
         except ValueError:
             raise _date_error(field, value) from None
     return value
+
+
+def _round_half_up(number: float, scale: int) -> float:
+    """Salesforce rounds half away from zero (Java's HALF_UP), not half-to-even like ``round``."""
+    quantum = Decimal(1).scaleb(-scale)
+    return float(Decimal(repr(number)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 def _number_text(value: Any) -> str:
