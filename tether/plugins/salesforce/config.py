@@ -47,25 +47,20 @@ class SalesforceSettings:
         if "booking_type_rules" in values:
             values["booking_type_rules"] = tuple(values["booking_type_rules"])
         settings = cls(**values)
-        problems = settings.problems()
+        problems = settings.problems() + settings.auth_problems()
         if problems:
             raise ConfigurationError(f"{where}: " + "; ".join(problems),
                                      hint="fix the salesforce plugin config in the tenant manifest")
         return settings
 
     def problems(self) -> list[str]:
-        """Config errors as ``"key: what is wrong"`` (secrets are checked for presence only)."""
+        """Config errors as ``"key: what is wrong"``."""
         problems = []
         try:
             if float(self.api_version) < MIN_API_VERSION:
                 problems.append(f"api_version: {self.api_version} is retired or near retirement; use {DEFAULT_API_VERSION} or later")
         except ValueError:
             problems.append(f"api_version: {self.api_version!r} is not a version such as 59.0")
-        needed = {"password": ("username", "password"), "jwt": ("username", "consumer_key", "private_key"),
-                  "refresh_token": ("consumer_key", "refresh_token"), "session": ("session_id",)}
-        for key in needed.get(self.auth, ()):
-            if not getattr(self, key):
-                problems.append(f"{key}: required when auth is {self.auth!r}")
         for key in ("quota_share_per_run", "quota_share_total"):
             share = getattr(self, key)
             if not 0 < share <= 1:
@@ -79,3 +74,11 @@ class SalesforceSettings:
         if bool(self.relationship_type) != bool(self.relationship_name_field):
             problems.append("relationship_name_field: give both relationship_type and relationship_name_field, or neither")
         return problems
+
+    def auth_problems(self) -> list[str]:
+        """Credentials the chosen auth needs but the config lacks (needed to connect, not to
+        configure: a tenant may take Outbound Messages before it has API credentials)."""
+        needed = {"password": ("username", "password"), "jwt": ("username", "consumer_key", "private_key"),
+                  "refresh_token": ("consumer_key", "refresh_token"), "session": ("session_id",)}
+        return [f"{key}: required when auth is {self.auth!r}" for key in needed.get(self.auth, ())
+                if not getattr(self, key)]

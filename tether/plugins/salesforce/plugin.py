@@ -7,15 +7,28 @@ Each hook is a thin door into a module of its own: ``connector`` (REST and Bulk 
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, Mapping
 
 from tether.core.connectors import ConnectorSpec
 from tether.core.contracts import ObjectMapping, WebhookReceiver
 from tether.core.hookspecs import hookimpl
 
-from .mapping import CONNECTOR, DEFAULT_MAPPINGS
+from .mapping import CONNECTOR, DEFAULT_MAPPINGS, OPPORTUNITY
 
 PLUGIN = "salesforce"
+
+
+def default_mappings(config: Mapping[str, Any]) -> list[ObjectMapping]:
+    """The plugin's mappings for a config: the relationship rule's field is read too."""
+    from .relationships import name_field_mapping
+
+    mappings = list(DEFAULT_MAPPINGS)
+    field = config.get("relationship_name_field")
+    if field:
+        extra = name_field_mapping(field)
+        mappings[mappings.index(OPPORTUNITY)] = dataclasses.replace(OPPORTUNITY, fields=OPPORTUNITY.fields + (extra,))
+    return mappings
 
 
 def _open_connector(tenant: Any):
@@ -33,7 +46,40 @@ def tether_connectors(tenant) -> list[ConnectorSpec]:
 
 @hookimpl
 def tether_object_mappings(tenant, connector: str) -> list[ObjectMapping]:
-    return list(DEFAULT_MAPPINGS) if connector == CONNECTOR else []
+    return default_mappings(tenant.config_for(PLUGIN)) if connector == CONNECTOR else []
+
+
+@hookimpl
+def tether_transform_records(tenant, connector: str, object_name: str, direction: str, records: list) -> None:
+    if connector == CONNECTOR and direction == "inbound" and object_name.lower() == "opportunity":
+        from .stages import normalise_forecast_categories
+
+        normalise_forecast_categories(records)
+
+
+@hookimpl
+def tether_booking_types(tenant, records):
+    from .booking import BookingRules
+
+    return BookingRules(tenant.config_for(PLUGIN).get("booking_type_rules")).classify(records)
+
+
+@hookimpl
+def tether_assign_relationships(tenant, entity: str, records):
+    if entity != "opportunity":
+        return None
+    from .relationships import assign
+
+    return assign(tenant.config_for(PLUGIN), records)
+
+
+@hookimpl
+def tether_validate_config(tenant, plugin: str, config: dict) -> list[str]:
+    if plugin != PLUGIN:
+        return []
+    from .validation import validate
+
+    return validate(tenant, config)
 
 
 @hookimpl

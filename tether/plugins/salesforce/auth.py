@@ -1,0 +1,126 @@
+"""Getting a Salesforce session from the tenant's config.
+
+- ``password``: username + password + security token, through simple-salesforce's
+  ``SalesforceLogin`` (SOAP login; OAuth username-password flow when a consumer key and
+  secret are configured);
+- ``jwt``: OAuth 2.0 JWT bearer flow (connected app certificate; RS256 assertion);
+- ``refresh_token``: OAuth 2.0 refresh-token flow;
+- ``session``: a session id given as a secret (cannot be refreshed).
+
+Every flow except ``session`` can log in again when Salesforce answers
+``INVALID_SESSION_ID``. Session ids are never logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+from simple_salesforce import SalesforceLogin
+
+from tether.core.errors import PermanentConnectorError
+
+from .config import SalesforceSettings
+from .errors import classify
+
+
+@dataclasses.dataclass(frozen=True)
+class SalesforceSession:
+    session_id: str
+    instance_url: str
+
+    def __repr__(self) -> str:  # never show the session id
+        return f"<SalesforceSession {self.instance_url}>"
+
+
+class Authenticator:
+    def __init__(self, settings: SalesforceSettings, http: requests.Session) -> None:
+        self.settings = settings
+        self.http = http
+
+    @property
+    def can_refresh(self) -> bool:
+        return self.settings.auth != "session"
+
+    def login(self) -> SalesforceSession:
+        method = {"password": self._password, "jwt": self._jwt, "refresh_token": self._refresh_token,
+                  "session": self._session}.get(self.settings.auth)
+        if method is None:
+            raise PermanentConnectorError(f"unknown salesforce auth {self.settings.auth!r}",
+                                          hint="use password, jwt, refresh_token or session")
+        try:
+            return method()
+        except PermanentConnectorError:
+            raise
+        except Exception as exc:
+            raise classify(exc, doing=f"logging in ({self.settings.auth})") from None
+
+    # -- flows ------------------------------------------------------------------------------
+
+    def _session(self) -> SalesforceSession:
+        return SalesforceSession(self.settings.session_id or "", self.settings.instance_url.rstrip("/"))
+
+    def _password(self) -> SalesforceSession:
+        s = self.settings
+        options = {}
+        if s.consumer_key and s.consumer_secret:
+            options = {"consumer_key": s.consumer_key, "consumer_secret": s.consumer_secret}
+        session_id, host = SalesforceLogin(username=s.username, password=s.password,
+                                           security_token=s.security_token or "", sf_version=s.api_version,
+                                           session=self.http, domain=login_domain(s.login_url), **options)
+        return SalesforceSession(session_id, self._instance_from(host))
+
+    def _jwt(self) -> SalesforceSession:
+        s = self.settings
+        audience = s.login_url.rstrip("/")
+        claims = {"iss": s.consumer_key, "sub": s.username, "aud": audience, "exp": int(time.time()) + 180}
+        try:
+            assertion = jwt.encode(claims, s.private_key, algorithm="RS256")
+        except (ValueError, TypeError) as exc:
+            raise PermanentConnectorError(f"the salesforce private_key cannot sign a JWT: {exc}",
+                                          hint="give the PEM private key of the connected app's certificate") from None
+        return self._token({"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion})
+
+    def _refresh_token(self) -> SalesforceSession:
+        s = self.settings
+        form = {"grant_type": "refresh_token", "refresh_token": s.refresh_token, "client_id": s.consumer_key}
+        if s.consumer_secret:
+            form["client_secret"] = s.consumer_secret
+        return self._token(form)
+
+    def _token(self, form: dict[str, str | None]) -> SalesforceSession:
+        url = f"{self.settings.login_url.rstrip('/')}/services/oauth2/token"
+        response = self.http.post(url, data=form, headers={"Accept": "application/json"})
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code != 200 or "access_token" not in body:
+            error = body.get("error") or f"HTTP {response.status_code}"
+            raise PermanentConnectorError(
+                f"Salesforce refused the {self.settings.auth} login: {error}: {body.get('error_description', '')}".rstrip(": "),
+                code=str(error), status=response.status_code,
+                hint="check the connected app, user and credentials in the tenant manifest")
+        return SalesforceSession(body["access_token"], (body.get("instance_url") or self.settings.instance_url).rstrip("/"))
+
+    def _instance_from(self, host: str) -> str:
+        configured = self.settings.instance_url.rstrip("/")
+        if not host or urlsplit(configured).netloc == host:
+            return configured
+        return f"https://{host}"
+
+
+def login_domain(login_url: str) -> str:
+    """simple-salesforce's ``domain``: it logs in at ``https://{domain}.salesforce.com``.
+
+    ``https://login.salesforce.com`` → ``login``; a My Domain → ``acme.my``; any other
+    host (a proxy, a fake org on loopback) → ``host:port/login``, which yields
+    ``https://host:port/login.salesforce.com/...``.
+    """
+    netloc = urlsplit(login_url).netloc
+    if netloc.endswith(".salesforce.com"):
+        return netloc[: -len(".salesforce.com")]
+    return f"{netloc}/login"

@@ -1,0 +1,263 @@
+"""The Salesforce connector: the engine's :class:`~tether.core.connectors.Connector` over
+simple-salesforce (REST) and salesforce-bulk (Bulk API 1.0).
+
+Reads count first, then use REST ``queryAll`` below ``bulk_threshold`` records and a Bulk
+query job above it (PK chunked past ``pk_chunk_size``). Windows and cursors are in
+:mod:`.cursor`; the org's clock for a window comes from the ``Date`` header when
+Salesforce sends one, else from the replication API (``getUpdated``'s
+``latestDateCovered``, minute resolution).
+
+Every API call goes through :meth:`SalesforceConnector.call`: a 401
+``INVALID_SESSION_ID`` logs in again once (all auth flows but ``session``); other errors
+are classified for the engine (:mod:`.errors`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from salesforce_bulk import SalesforceBulk
+from simple_salesforce import Salesforce
+
+from tether.core.connectors import Catalog, Page, ReadRequest, WriteOperation, WriteResult
+from tether.core.errors import PermanentConnectorError
+from tether.core.sync.coerce import to_datetime
+from tether.core.sync.mappings import cached_mappings
+
+from .auth import Authenticator, SalesforceSession
+from .bulk import BulkReader
+from .config import SalesforceSettings
+from .cursor import BulkResume, Position, Window, make_window, parse_cursor
+from .describe import object_schema
+from .errors import SessionExpired, classify
+from .http import ApiMeter, make_session
+from .mapping import CONNECTOR
+from .rest import clean_record, read_rest, soql_select
+from .stages import STAGE_FIELDS, Stage, fill_from_stages, parse_stages
+from .writes import write_collections
+
+if TYPE_CHECKING:
+    from tether.core.plugins import TenantContext
+
+log = logging.getLogger(__name__)
+
+MINUTE = dt.timedelta(minutes=1)
+SECOND = dt.timedelta(seconds=1)
+# A Date header older than this is not trusted as "now".
+FRESH_DATE = 5.0
+
+
+class SalesforceConnector:
+    name = CONNECTOR
+
+    def __init__(self, settings: SalesforceSettings, *, objects: Sequence[str] = ("Account", "Opportunity"),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.objects = tuple(dict.fromkeys(objects))
+        self.sleep = sleep
+        self.meter = ApiMeter()
+        self.http = make_session(ca_bundle=settings.ca_bundle, timeout=settings.http_timeout_seconds, meter=self.meter)
+        self.auth = Authenticator(settings, self.http)
+        self.quota_share_per_run = settings.quota_share_per_run
+        self.quota_share_total = settings.quota_share_total
+        self._session: SalesforceSession | None = None
+        self._sf: Salesforce | None = None
+        self._bulk: SalesforceBulk | None = None
+        self._catalog: Catalog | None = None
+        self._stages: dict[str, Stage] | None = None
+        self._planned: dict[tuple[str, str | None, bool], tuple[Window, int]] = {}
+
+    @classmethod
+    def for_tenant(cls, tenant: "TenantContext") -> "SalesforceConnector":
+        settings = SalesforceSettings.from_config(tenant.resolved_config("salesforce"),
+                                                  where=f"tenant {tenant.id}: plugins.salesforce.config")
+        objects = [m.object_name for m in cached_mappings(tenant).for_connector(CONNECTOR)]
+        return cls(settings, objects=objects)
+
+    # -- session ------------------------------------------------------------------------------
+
+    @property
+    def api_calls_made(self) -> int:
+        return self.meter.calls
+
+    def _connect(self) -> Salesforce:
+        if self._sf is None:
+            self._session = self.auth.login()
+            self._sf = Salesforce(instance_url=self._session.instance_url, session_id=self._session.session_id,
+                                  version=self.settings.api_version, session=self.http,
+                                  parse_float=Decimal, object_pairs_hook=dict)
+            self._bulk = None
+        return self._sf
+
+    def _bulk_client(self) -> SalesforceBulk:
+        self._connect()
+        if self._bulk is None:
+            assert self._session is not None
+            self._bulk = SalesforceBulk(sessionId=self._session.session_id, host=self._session.instance_url,
+                                        API_version=self.settings.api_version)
+        return self._bulk
+
+    def _relogin(self) -> None:
+        self._sf = None
+        self._connect()
+        if self._bulk is not None and self._session is not None:
+            self._bulk.sessionId = self._session.session_id
+
+    def call(self, fn: Callable[..., Any], *args: Any, doing: str, **kwargs: Any) -> Any:
+        """Run one API call; log in again once if the session expired."""
+        self._connect()
+        for attempt in (1, 2):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                error = classify(exc, doing=doing)
+                if isinstance(error, SessionExpired):
+                    if attempt == 1 and self.auth.can_refresh:
+                        log.info("salesforce session expired while %s; logging in again", doing)
+                        self._relogin()
+                        fn = _rebind(fn, self)
+                        continue
+                    raise PermanentConnectorError(
+                        f"{error.message}: the Salesforce session expired and could not be renewed",
+                        code=error.code, status=error.status,
+                        hint="give a fresh session_id, or use password, jwt or refresh_token auth") from None
+                raise error from None
+        raise AssertionError("unreachable")
+
+    # -- catalog ------------------------------------------------------------------------------
+
+    def discover(self) -> Catalog:
+        if self._catalog is None:
+            self._connect()
+            schemas = []
+            for name in self.objects:
+                describe = self.call(lambda n=name: getattr(self._sf, n).describe(), doing=f"describing {name}")
+                schemas.append(object_schema(describe))
+            self._catalog = Catalog(tuple(schemas))
+        return self._catalog
+
+    def stages(self) -> dict[str, Stage]:
+        if self._stages is None:
+            soql = soql_select("OpportunityStage", STAGE_FIELDS, None, order=False)
+            result = self.call(lambda: self._sf.query_all(soql), doing="reading opportunity stages")
+            self._stages = parse_stages(clean_record(r) for r in result.get("records", []))
+        return self._stages
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def server_now(self, object_name: str) -> tuple[dt.datetime, dt.timedelta]:
+        """The org's clock (floored) and its resolution."""
+        recent = self.meter.fresh_server_time(FRESH_DATE)
+        if recent is not None:
+            return recent, SECOND
+        client_now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+        result = self.call(lambda: getattr(self._sf, object_name).updated(client_now - MINUTE, client_now + 5 * MINUTE),
+                           doing=f"reading the org's clock (getUpdated {object_name})")
+        recent = self.meter.fresh_server_time(FRESH_DATE)
+        if recent is not None:
+            return recent, SECOND
+        covered = to_datetime(result.get("latestDateCovered"))
+        if covered is None:
+            raise PermanentConnectorError(f"getUpdated for {object_name} returned no latestDateCovered")
+        return covered, MINUTE
+
+    def _plan(self, request: ReadRequest) -> tuple[Window, int]:
+        key = (request.object_name, request.cursor, request.include_deleted)
+        planned = self._planned.pop(key, None)
+        if planned is not None:
+            return planned
+        position = parse_cursor(request.cursor)
+        assert isinstance(position, Position)
+        now, resolution = self.server_now(request.object_name)
+        window = make_window(position, now, resolution, dt.timedelta(seconds=self.settings.lookback_seconds))
+        if window.empty:
+            return window, 0
+        soql = f"SELECT COUNT() FROM {request.object_name} WHERE {window.where()}"
+        result = self.call(self._sf.query, soql, include_deleted=request.include_deleted,  # type: ignore[union-attr]
+                           doing=f"counting {request.object_name}")
+        return window, int(result.get("totalSize", 0))
+
+    def count(self, request: ReadRequest) -> int | None:
+        position = parse_cursor(request.cursor)
+        if isinstance(position, BulkResume):
+            return None  # a Bulk job in progress: its size is known only as it is read
+        window, total = self._plan(request)
+        self._planned[(request.object_name, request.cursor, request.include_deleted)] = (window, total)
+        return total
+
+    def read(self, request: ReadRequest) -> Iterator[Page]:
+        fields = tuple(dict.fromkeys((*request.fields, "IsDeleted"))) if request.include_deleted else request.fields
+        position = parse_cursor(request.cursor)
+        if isinstance(position, BulkResume):
+            pages = self._resume_bulk(request, fields, position)
+        else:
+            window, total = self._plan(request)
+            if window.empty:
+                yield Page(records=[], cursor=request.cursor)
+                return
+            if total >= max(self.settings.bulk_threshold, 1):
+                pages = self._bulk_pages(request, fields, window, total)
+            else:
+                pages = read_rest(self.call, self._sf, request.object_name, fields, window,
+                                  include_deleted=request.include_deleted, page_size=request.page_size)
+        stages = self.stages() if request.object_name.lower() == "opportunity" else None
+        for page in pages:
+            if stages:
+                fill_from_stages(page.records, stages)
+            yield page
+
+    def _reader(self, request: ReadRequest, fields: tuple[str, ...], chunked: bool) -> BulkReader:
+        return BulkReader(self._bulk_client(), self.http, self.call, object_name=request.object_name, fields=fields,
+                          page_size=request.page_size, pk_chunk_size=self.settings.pk_chunk_size if chunked else None,
+                          poll_seconds=self.settings.bulk_poll_seconds,
+                          timeout_seconds=self.settings.bulk_timeout_seconds, sleep=self.sleep)
+
+    def _bulk_pages(self, request: ReadRequest, fields: tuple[str, ...], window: Window, total: int) -> Iterator[Page]:
+        chunked = total > self.settings.pk_chunk_size
+        reader = self._reader(request, fields, chunked)
+        resume = reader.start(window, include_deleted=request.include_deleted)
+        # Record the job before reading, so a run stopped while it waits resumes this job.
+        yield Page(records=[], cursor=resume.encode(), api_calls=0)
+        yield from reader.pages(resume)
+
+    def _resume_bulk(self, request: ReadRequest, fields: tuple[str, ...], resume: BulkResume) -> Iterator[Page]:
+        bulk = self._bulk_client()
+        try:
+            state = self.call(bulk.job_state, resume.job_id, doing=f"checking Bulk job {resume.job_id}")
+        except PermanentConnectorError:
+            state = None
+        if state not in ("Open", "Closed", "InProgress", "Completed"):
+            log.warning("Bulk job %s is gone (%s); re-reading %s from the start of its window",
+                        resume.job_id, state, request.object_name)
+            restart = ReadRequest(request.object_name, request.fields, resume.start.encode(),
+                                  request.include_deleted, request.page_size)
+            yield from self.read(restart)
+            return
+        infos = self.call(lambda: bulk.get_batch_list(resume.job_id), doing="listing Bulk batches")
+        chunked = isinstance(infos, list) and len(infos) > 1
+        yield from self._reader(request, fields, chunked).pages(resume)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, operations: Sequence[WriteOperation]) -> list[WriteResult]:
+        return write_collections(self, operations)
+
+    # -- the rest -----------------------------------------------------------------------------
+
+    def api_usage(self) -> tuple[int, int] | None:
+        return self.meter.usage()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _rebind(fn: Callable[..., Any], connector: SalesforceConnector) -> Callable[..., Any]:
+    """A bound method of the old client, re-bound to the new one after a new login."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, Salesforce) and connector._sf is not None:
+        return getattr(connector._sf, fn.__name__)
+    return fn
