@@ -81,6 +81,8 @@ def make_session(*, ca_bundle: str | None, timeout: float, meter: ApiMeter) -> r
     session.mount("http://", adapter)
     if ca_bundle:
         session.verify = ca_bundle
+        # Otherwise a REQUESTS_CA_BUNDLE in the environment would override the tenant's bundle.
+        session.trust_env = False
     session.hooks["response"].append(meter.on_response)
     session.headers["User-Agent"] = "tether-salesforce"
     return session
