@@ -1,0 +1,151 @@
+"""Training a tenant's risk model, storing its versions, and scoring open renewals.
+
+``train_and_score`` is what the scheduled retraining job, ``tether renewals train`` and
+the admin API run: it trains on the newest closed renewals (up to
+``max_training_rows``), stores a version with its holdout metrics and coefficients
+whether or not training was possible, makes a trained version active, and scores every
+open renewal with it (likelihood and top factors, replacing the previous scores).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from typing import TYPE_CHECKING, Any
+
+import joblib
+import numpy as np
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import NotFound
+from ..store.types import utcnow
+from .config import load_config, today_utc
+from .features import build_features, describe_value, load_renewals
+from .models import RiskModelVersion, RiskScore
+from .risk_model import ALGORITHM, TrainedModel, readiness, train
+
+if TYPE_CHECKING:
+    from ..plugins import TenantContext
+
+log = logging.getLogger(__name__)
+
+TOP_FACTORS = 5
+INSERT_BATCH = 5000
+
+
+def train_and_score(tenant: "TenantContext", *, today: dt.date | None = None, seed: int = 0) -> dict[str, Any]:
+    """Train (or say why not), store the version, and score open renewals with the active model."""
+    today = today or today_utc()
+    with tenant.session() as session:
+        config = load_config(tenant, session)
+        rows = load_renewals(session, tenant.id, closed=True, today=today, limit=config.max_training_rows)
+    features = build_features(tenant, rows)
+    check = readiness(rows.won, min_rows=config.min_training_rows, min_per_class=config.min_per_class)
+    version: dict[str, Any]
+    if not check.ready:
+        version = _store_version(tenant, status="insufficient_data", message=check.message, check=check)
+        log.info("tenant %s: %s", tenant.id, check.message)
+    else:
+        model = train(features.matrix, rows.won, features.names, features.labels, seed=seed)
+        version = _store_version(tenant, status="trained", message=check.message, check=check, model=model)
+        log.info("tenant %s: risk model v%s trained (holdout ROC AUC %s)", tenant.id, version["version"],
+                 model.metrics.get("roc_auc"))
+    scored = score_open_renewals(tenant, today=today)
+    return {"version": version, "scored": scored}
+
+
+def _store_version(tenant: "TenantContext", *, status: str, message: str, check, model: TrainedModel | None = None) -> dict[str, Any]:
+    with tenant.transaction() as session:
+        number = (session.scalar(select(func.max(RiskModelVersion.version))) or 0) + 1
+        row = RiskModelVersion(version=number, status=status, message=message, trained_at=utcnow(),
+                               training_rows=check.rows, positives=check.positives, negatives=check.negatives)
+        if model is not None:
+            row.algorithm = ALGORITHM
+            row.metrics = model.metrics
+            row.features = [{"name": n, "label": model.labels.get(n, n)} for n in model.features]
+            row.coefficients = model.coefficients()
+            row.importance = model.importance
+            row.artifact = _dump(model)
+            session.execute(update(RiskModelVersion).where(RiskModelVersion.tenant_id == tenant.id)
+                            .values(is_active=False).execution_options(synchronize_session=False))
+            row.is_active = True
+        session.add(row)
+        session.flush()
+        return version_dict(row)
+
+
+def _dump(model: TrainedModel) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def load_model(row: RiskModelVersion) -> TrainedModel:
+    return joblib.load(io.BytesIO(row.artifact))
+
+
+def active_version(session: Session) -> RiskModelVersion | None:
+    return session.scalar(select(RiskModelVersion).where(RiskModelVersion.is_active.is_(True))
+                          .order_by(RiskModelVersion.version.desc()).limit(1))
+
+
+def latest_version(session: Session) -> RiskModelVersion | None:
+    return session.scalar(select(RiskModelVersion).order_by(RiskModelVersion.version.desc()).limit(1))
+
+
+def score_open_renewals(tenant: "TenantContext", *, today: dt.date | None = None) -> dict[str, Any]:
+    """Score every open renewal with the active model; without one, clear stale scores."""
+    today = today or today_utc()
+    with tenant.session() as session:
+        version = active_version(session)
+        if version is None:
+            return {"scored": 0, "model_version": None, "message": "no trained model: rule flags only"}
+        model = load_model(version)
+        version_id, version_number = version.id, version.version
+        rows = load_renewals(session, tenant.id, closed=False, today=today)
+    features = build_features(tenant, rows)
+    x = model.matrix(features.names, features.matrix)
+    likelihoods = model.likelihood(x) if len(x) else np.zeros(0)
+    contributions = model.contributions(x) if len(x) else np.zeros((0, len(model.features)))
+    factors = model.factors(x, contributions, likelihoods, top=TOP_FACTORS, describe=describe_value)
+    now = utcnow()
+    with tenant.transaction() as session:
+        session.execute(delete(RiskScore).where(RiskScore.tenant_id == tenant.id))
+        batch = []
+        for i, opportunity_id in enumerate(rows.ids.tolist()):
+            batch.append({"tenant_id": tenant.id, "opportunity_id": opportunity_id, "model_version_id": version_id,
+                          "likelihood": round(float(likelihoods[i]), 6), "factors": factors[i], "scored_at": now})
+            if len(batch) >= INSERT_BATCH:
+                session.execute(insert(RiskScore), batch)
+                batch = []
+        if batch:
+            session.execute(insert(RiskScore), batch)
+    return {"scored": int(len(rows.ids)), "model_version": version_number}
+
+
+def version_dict(row: RiskModelVersion, *, detail: bool = False) -> dict[str, Any]:
+    data = {"version": row.version, "status": row.status, "message": row.message, "trained_at": row.trained_at,
+            "is_active": row.is_active, "training_rows": row.training_rows, "positives": row.positives,
+            "negatives": row.negatives, "algorithm": row.algorithm, "metrics": row.metrics or {},
+            "importance": row.importance or []}
+    if detail:
+        data["features"] = row.features or []
+        data["coefficients"] = row.coefficients or {}
+    return data
+
+
+def list_versions(tenant: "TenantContext") -> list[dict[str, Any]]:
+    with tenant.session() as session:
+        return [version_dict(row) for row in session.scalars(
+            select(RiskModelVersion).order_by(RiskModelVersion.version.desc()))]
+
+
+def get_version(tenant: "TenantContext", number: int) -> dict[str, Any]:
+    with tenant.session() as session:
+        row = session.scalar(select(RiskModelVersion).where(RiskModelVersion.version == number))
+        if row is None:
+            raise NotFound(f"no risk model version {number} in tenant {tenant.id!r}",
+                           hint="list versions with GET .../renewals/models")
+        return version_dict(row, detail=True)
