@@ -62,6 +62,15 @@ class JobRequest:
         return f"{self.tenant_id}: {self.job}" + (f" {self.object_name}" if self.object_name else "")
 
 
+def with_job_lock(runtime: Any, request: JobRequest) -> JobRequest:
+    """``request`` with its keys, the lock taken from the job's plugin when it has one."""
+    if request.lock_key is not None:
+        return request.with_keys()
+    from .kinds import job_lock
+
+    return request.with_keys(lock=job_lock(runtime, request.tenant_id, request.job))
+
+
 @dataclasses.dataclass(frozen=True)
 class EnqueueResult:
     """``queued`` with the new job's id, or ``deduplicated`` into the job already waiting."""

@@ -26,7 +26,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from ..store.types import utcnow
-from .base import EnqueueResult, JobRequest, QueueSummary
+from .base import EnqueueResult, JobRequest, QueueSummary, with_job_lock
 from .queue import ClaimedJob, JobQueue
 from .runner import execute, retry_delay
 from .schedules import Schedule, refresh_all, tenants_fingerprint
@@ -107,7 +107,7 @@ class EmbeddedEngine:
         return self.enqueue_many([request])[0]
 
     def enqueue_many(self, requests: Sequence[JobRequest]) -> list[EnqueueResult]:
-        results = self.queue.enqueue(requests)
+        results = self.queue.enqueue([with_job_lock(self.runtime, r) for r in requests])
         if any(r.queued for r in results):
             with self._wake:
                 self._wake.notify(sum(1 for r in results if r.queued))

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..contracts import JobSpec
-from ..errors import PluginHookError, UnknownJob
+from ..errors import PluginHookError, TetherError, UnknownJob
 
 if TYPE_CHECKING:
     from ..plugins import TenantContext
+    from ..runtime import Runtime
     from .base import JobRequest
 
 log = logging.getLogger(__name__)
@@ -124,3 +126,33 @@ def _kind_of(spec: JobSpec) -> JobKind:
     return JobKind(name=spec.name, run=run, source=f"plugin:{spec.plugin or 'unknown'}",
                    every_seconds=spec.every, cron=spec.cron, lock=spec.lock_key,
                    description=(spec.run.__doc__ or "").strip().splitlines()[0] if spec.run.__doc__ else "")
+
+
+CORE_JOBS = frozenset({"sync", "reconcile", "inbox", "outbox"})
+_LOCK_CACHE: dict[tuple[int, str, str], tuple[float, str | None]] = {}
+_LOCK_TTL = 60.0
+
+
+def job_lock(runtime: "Runtime", tenant_id: str, job: str) -> str | None:
+    """A plugin job's own lock name (cached a minute); None for core jobs and unknown ones.
+
+    A request queued by hand or by a webhook does not carry the plugin's lock, so engines
+    look it up here before queueing, and the lock key is the same whoever queued the job.
+    """
+    if job in CORE_JOBS:
+        return None
+    key = (id(runtime), tenant_id, job)
+    now = time.monotonic()
+    cached = _LOCK_CACHE.get(key)
+    if cached is not None and now - cached[0] < _LOCK_TTL:
+        return cached[1]
+    try:
+        kind = job_catalog(runtime.context(tenant_id)).get(job)
+    except TetherError as exc:  # the job fails with this error when it runs; queue it unlocked
+        log.debug("lock of %s %s unknown: %s", tenant_id, job, exc.one_line())
+        return None
+    lock = kind.lock if kind else None
+    if len(_LOCK_CACHE) > 10_000:
+        _LOCK_CACHE.clear()
+    _LOCK_CACHE[key] = (now, lock)
+    return lock

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from ..errors import ConfigurationError
 from ..store.types import utcnow
-from .base import EnqueueResult, JobRequest, QueueSummary
+from .base import EnqueueResult, JobRequest, QueueSummary, with_job_lock
 from .models import JobSchedule
 from .runner import execute
 from .schedules import refresh_all, tenants_fingerprint, to_schedule
@@ -162,7 +162,7 @@ class ProcrastinateEngine:
         self._ensure_open()
         results = []
         for request in requests:
-            deferrer, request = self._configure(request)
+            deferrer, request = self._configure(with_job_lock(self.runtime, request))
             try:
                 results.append(EnqueueResult("queued", deferrer.defer(**self._job_args(request))))
             except AlreadyEnqueued:

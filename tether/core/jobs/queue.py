@@ -139,9 +139,11 @@ class JobQueue:
         return ClaimedJob(row["id"], request, row["attempts"], row["max_attempts"], row["enqueued_at"], row["run_at"])
 
     def finish(self, job_id: int, *, succeeded: bool, error: str | None = None) -> None:
+        values = {"status": "succeeded" if succeeded else "failed", "finished_at": utcnow()}
+        if error is not None:  # a success keeps the error of the attempt before it, for the record
+            values["last_error"] = error
         with self.store.engine.begin() as connection:
-            connection.execute(update(TABLE).where(TABLE.c.id == job_id, TABLE.c.status == "doing").values(
-                status="succeeded" if succeeded else "failed", finished_at=utcnow(), last_error=error))
+            connection.execute(update(TABLE).where(TABLE.c.id == job_id, TABLE.c.status == "doing").values(**values))
 
     def retry(self, job_id: int, *, delay_seconds: float, error: str | None) -> str:
         """Put a job back to wait ``delay_seconds``; ``superseded`` if an identical one already waits."""

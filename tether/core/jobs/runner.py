@@ -18,6 +18,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from .. import metrics
@@ -155,6 +156,14 @@ def _start_run(runtime: "Runtime", request: JobRequest, *, attempt: int, engine:
     if due_at is not None:
         details["start_delay_ms"] = round((started - due_at).total_seconds() * 1000, 1)
     with runtime.store.tenant_transaction(request.tenant_id) as session:
+        # This job holds its lock key, so a run of it still marked running is one whose
+        # process died: close it as interrupted.
+        session.execute(update(JobRun).where(
+            JobRun.kind == request.job, JobRun.status == "running",
+            JobRun.object_name.is_(None) if request.object_name is None else JobRun.object_name == request.object_name,
+        ).values(status="failed", finished_at=started,
+                 error="interrupted: the process running this job stopped before it finished").execution_options(
+            synchronize_session=False))
         run = JobRun(kind=request.job, connector=request.connector, object_name=request.object_name,
                      mode=request.origin, status="running", started_at=started, details=details)
         session.add(run)
