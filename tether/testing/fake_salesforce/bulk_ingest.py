@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .errors import MultipleMatches, SalesforceError
+from .errors import MultipleMatches, SalesforceError, record_level
 
 
 @dataclass
@@ -71,6 +71,8 @@ def run_ingest(org: Any, operation: str, object_name: str, external_id_field: st
                                         + ", ".join(matches.urls), [external_id_field or "Id"])
                 results.append(IngestResult(None, False, False, error, source))
             except SalesforceError as error:
+                if operation in ("update", "delete", "hardDelete"):
+                    error = record_level(error, record_id)
                 results.append(IngestResult(_canonical(record_id) if operation != "insert" else None, False, False,
                                             error, source))
     return results

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from werkzeug.wrappers import Response
 
-from .errors import MultipleMatches, SalesforceError
+from .errors import MultipleMatches, SalesforceError, record_level
 from .http_util import Call, bool_param, json_response, read_json
 from .ids import is_valid_id
 from .rest_render import record_json
@@ -78,7 +78,8 @@ class CollectionsApi:
             return _failure(SalesforceError("DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: "
                                             + ", ".join(matches.urls)))
         except SalesforceError as error:
-            return _failure(error, item.get("Id") if isinstance(item, dict) else None)
+            record_id = item.get("Id") if isinstance(item, dict) else None
+            return _failure(record_level(error, record_id), record_id)
 
     # -------------------------------------------------------------- operations
     def create(self, call: Call) -> Response:
@@ -138,9 +139,7 @@ class CollectionsApi:
             try:
                 self.org.store.delete(None, record_id, user_id=call.user_id)
             except SalesforceError as error:
-                if error.error_code == "NOT_FOUND":
-                    error = SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
-                return {**_failure(error), "id": _canonical(record_id)}
+                return {"id": _canonical(record_id), **_failure(record_level(error, record_id))}
             return {"id": _canonical(record_id), "success": True, "errors": []}
         return json_response(self._run(ids, all_or_none, remove))
 

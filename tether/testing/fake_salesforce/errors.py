@@ -57,6 +57,17 @@ class SalesforceError(Exception):
         return f"{self.error_code}:{self.message}:{','.join(self.fields)} --"
 
 
+def record_level(error: "SalesforceError", record_id: object = None) -> "SalesforceError":
+    """The error a record-level API (Collections, Bulk) reports where REST would answer 404:
+    a malformed id is MALFORMED_ID, an unknown one INVALID_CROSS_REFERENCE_KEY."""
+    if error.error_code != "NOT_FOUND":
+        return error
+    from .ids import is_valid_id
+    if isinstance(record_id, str) and record_id and not is_valid_id(record_id):
+        return SalesforceError("MALFORMED_ID", f"malformed id {record_id}", [])
+    return SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
+
+
 class MultipleMatches(SalesforceError):
     """Upsert or lookup by external id matched more than one record (HTTP 300)."""
 
