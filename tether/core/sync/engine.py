@@ -163,7 +163,8 @@ def _record_setup_failure(tenant: "TenantContext", connector: str, mapping: Obje
                       exc.one_line())
 
 
-def _retrying(call: Callable[[], T], backoff: Backoff) -> T:
+def _retrying(call: Callable[[], T], backoff: Backoff, on_retry: Callable[[TransientConnectorError], None] | None = None
+              ) -> T:
     attempt = 0
     while True:
         try:
@@ -173,6 +174,8 @@ def _retrying(call: Callable[[], T], backoff: Backoff) -> T:
             if attempt >= backoff.max_attempts:
                 raise
             log.warning("transient error, retry %d of %d: %s", attempt, backoff.max_attempts - 1, exc.one_line())
+            if on_retry is not None:
+                on_retry(exc)
             backoff.wait(attempt)
 
 
@@ -245,7 +248,7 @@ class ObjectSync:
         request = ReadRequest(object_name=plan.object_name, fields=plan.source_fields(), cursor=position,
                               include_deleted=self.mode != "initial", page_size=self.options.page_size)
         self.guard.check(self.connector.api_usage(), connector=self.name)
-        self.total = _retrying(lambda: self.connector.count(request), self.options.backoff)
+        self.total = _retrying(lambda: self.connector.count(request), self.options.backoff, self._note_retry)
         self.details["count"] = self.total
         self._account_calls()
         self.guard.check(self.connector.api_usage(), connector=self.name)
@@ -266,10 +269,9 @@ class ObjectSync:
                 break
             except TransientConnectorError as exc:
                 failures += 1
-                self.details["retries"] += 1
-                self.details["last_retry"] = exc.one_line()
                 if failures >= self.options.backoff.max_attempts:
                     raise
+                self._note_retry(exc)
                 log.warning("sync %s %s: transient error, resuming from the last committed page (retry %d): %s",
                             self.name, self.object_name, failures, exc.one_line())
                 self.options.backoff.wait(failures)
@@ -301,6 +303,10 @@ class ObjectSync:
                                    deleted=outcome.deleted, origin="sync", connector=self.name))
         self._report()
         return new_position
+
+    def _note_retry(self, exc: TransientConnectorError) -> None:
+        self.details["retries"] += 1
+        self.details["last_retry"] = exc.one_line()
 
     def _notify(self, changes: ChangeSet) -> None:
         # The page is committed: a failing plugin is reported on the run, not allowed to undo it.

@@ -24,7 +24,7 @@ from salesforce_bulk import SalesforceBulk
 from simple_salesforce import Salesforce
 
 from tether.core.connectors import Catalog, Page, ReadRequest, WriteOperation, WriteResult
-from tether.core.errors import PermanentConnectorError
+from tether.core.errors import PermanentConnectorError, QuotaExceeded
 from tether.core.sync.coerce import to_datetime
 from tether.core.sync.mappings import cached_mappings
 
@@ -110,6 +110,7 @@ class SalesforceConnector:
     def call(self, fn: Callable[..., Any], *args: Any, doing: str, **kwargs: Any) -> Any:
         """Run one API call; log in again once if the session expired."""
         self._connect()
+        self._check_quota(doing)
         for attempt in (1, 2):
             try:
                 return fn(*args, **kwargs)
@@ -127,6 +128,19 @@ class SalesforceConnector:
                         hint="give a fresh session_id, or use password, jwt or refresh_token auth") from None
                 raise error from None
         raise AssertionError("unreachable")
+
+    def _check_quota(self, doing: str) -> None:
+        """Refuse a call that would take the org past the total quota share (usage is known
+        from the previous response's Sforce-Limit-Info)."""
+        usage = self.meter.usage()
+        if usage is None:
+            return
+        used, limit = usage
+        if limit > 0 and used + 1 > self.quota_share_total * limit:
+            raise QuotaExceeded(
+                f"salesforce: {used} of {limit} daily API calls are used; {doing} would pass "
+                f"{self.quota_share_total:.0%} of the limit", code="QUOTA_GUARD_TOTAL",
+                hint="the next run continues where this one stopped, once the quota allows")
 
     # -- catalog ------------------------------------------------------------------------------
 
