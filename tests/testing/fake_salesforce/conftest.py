@@ -15,7 +15,6 @@ if str(_ROOT) not in sys.path:
 from tether.testing.fake_salesforce import FakeClock, FakeOrg, FakeOrgServer, fake_org_responses  # noqa: E402
 from tether.testing.fake_salesforce.fixtures import fake_clock, fake_org, fake_org_server  # noqa: E402,F401
 
-SAMPLES = _ROOT.parent / "shared" / "reference" / "salesforce-outbound-samples"
 
 
 class Mode:
