@@ -3,9 +3,8 @@ simple-salesforce (REST) and salesforce-bulk (Bulk API 1.0).
 
 Reads count first, then use REST ``queryAll`` below ``bulk_threshold`` records and a Bulk
 query job above it (PK chunked past ``pk_chunk_size``). Windows and cursors are in
-:mod:`.cursor`; the org's clock for a window comes from the ``Date`` header when
-Salesforce sends one, else from the replication API (``getUpdated``'s
-``latestDateCovered``, minute resolution).
+:mod:`.cursor`; how far the org's changes are settled comes from the replication API
+(``getUpdated``'s ``latestDateCovered``, minute resolution).
 
 Every API call goes through :meth:`SalesforceConnector.call`: a 401
 ``INVALID_SESSION_ID`` logs in again once (all auth flows but ``session``); other errors
@@ -29,7 +28,7 @@ from tether.core.sync.coerce import to_datetime
 from tether.core.sync.mappings import cached_mappings
 
 from .auth import Authenticator, SalesforceSession
-from .bulk import BulkReader
+from .bulk import ROUTED, BulkReader
 from .config import SalesforceSettings
 from .cursor import BulkResume, Position, Window, make_window, parse_cursor
 from .describe import object_schema
@@ -46,9 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MINUTE = dt.timedelta(minutes=1)
-SECOND = dt.timedelta(seconds=1)
-# A Date header older than this is not trusted as "now".
-FRESH_DATE = 5.0
 
 
 class SalesforceConnector:
@@ -164,16 +160,16 @@ class SalesforceConnector:
     # -- reading ------------------------------------------------------------------------------
 
     def server_now(self, object_name: str) -> tuple[dt.datetime, dt.timedelta]:
-        """The org's clock (floored) and its resolution."""
-        recent = self.meter.fresh_server_time(FRESH_DATE)
-        if recent is not None:
-            return recent, SECOND
+        """How far the org's changes are complete, from Salesforce's replication API.
+
+        ``getUpdated``'s ``latestDateCovered`` is the org's own answer to "up to when is
+        every change committed" (it stays behind transactions still in flight), at minute
+        resolution. It is asked over a short window so the call stays cheap. The HTTP
+        ``Date`` header is not used: it says when the answer was sent, not what is settled.
+        """
         client_now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
         result = self.call(lambda: getattr(self._sf, object_name).updated(client_now - MINUTE, client_now + 5 * MINUTE),
                            doing=f"reading the org's clock (getUpdated {object_name})")
-        recent = self.meter.fresh_server_time(FRESH_DATE)
-        if recent is not None:
-            return recent, SECOND
         covered = to_datetime(result.get("latestDateCovered"))
         if covered is None:
             raise PermanentConnectorError(f"getUpdated for {object_name} returned no latestDateCovered")
@@ -241,7 +237,7 @@ class SalesforceConnector:
     def _resume_bulk(self, request: ReadRequest, fields: tuple[str, ...], resume: BulkResume) -> Iterator[Page]:
         bulk = self._bulk_client()
         try:
-            state = self.call(bulk.job_state, resume.job_id, doing=f"checking Bulk job {resume.job_id}")
+            state = self._bulk_call(bulk.job_state, resume.job_id, doing=f"checking Bulk job {resume.job_id}")
         except PermanentConnectorError:
             state = None
         if state not in ("Open", "Closed", "InProgress", "Completed"):
@@ -251,9 +247,15 @@ class SalesforceConnector:
                                   request.include_deleted, request.page_size)
             yield from self.read(restart)
             return
-        infos = self.call(lambda: bulk.get_batch_list(resume.job_id), doing="listing Bulk batches")
+        infos = self._bulk_call(bulk.get_batch_list, resume.job_id, doing="listing Bulk batches")
         chunked = isinstance(infos, list) and len(infos) > 1
         yield from self._reader(request, fields, chunked).pages(resume)
+
+    def _bulk_call(self, fn: Callable[..., Any], *args: Any, doing: str) -> Any:
+        def bound(*a: Any) -> Any:
+            with ROUTED.bound(self.http):
+                return fn(*a)
+        return self.call(bound, *args, doing=doing)
 
     # -- writing ------------------------------------------------------------------------------
 

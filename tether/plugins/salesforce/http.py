@@ -3,16 +3,13 @@
 simple-salesforce takes the session directly; salesforce-bulk calls the module-level
 ``requests`` functions, so :mod:`.bulk` routes those through the same session. Either
 way every response passes :meth:`ApiMeter.on_response`, which counts API calls and reads
-``Sforce-Limit-Info`` (``api-usage=used/limit``) and the ``Date`` header.
+``Sforce-Limit-Info`` (``api-usage=used/limit``).
 """
 
 from __future__ import annotations
 
-import email.utils
 import re
 import threading
-import time
-from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -28,8 +25,6 @@ class ApiMeter:
         self.calls = 0
         self.used: int | None = None
         self.limit: int | None = None
-        self.server_time: datetime | None = None
-        self.server_time_seen: float = 0.0  # time.monotonic() when the Date header was read
         self._lock = threading.Lock()
 
     def on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
@@ -40,20 +35,7 @@ class ApiMeter:
                 match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
                 if match:
                     self.used, self.limit = int(match.group(1)), int(match.group(2))
-                date = response.headers.get("Date")
-                if date:
-                    try:
-                        self.server_time = email.utils.parsedate_to_datetime(date).astimezone(timezone.utc)
-                        self.server_time_seen = time.monotonic()
-                    except (TypeError, ValueError):
-                        pass
         return response
-
-    def fresh_server_time(self, within: float) -> datetime | None:
-        """The org's clock from a Date header read less than ``within`` seconds ago."""
-        if self.server_time is not None and time.monotonic() - self.server_time_seen < within:
-            return self.server_time
-        return None
 
     def usage(self) -> tuple[int, int] | None:
         if self.used is None or self.limit is None:
