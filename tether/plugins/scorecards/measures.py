@@ -1,0 +1,238 @@
+"""Measures the Scorecards plugin contributes, and lining measure values up with entities.
+
+Contributed through ``tether_health_measures`` like any plugin's:
+
+- ``field:<column>`` and ``field:attributes.<name>``: any numeric or picklist field of a
+  company or relationship (relationship-type attributes of type number, money or
+  picklist are offered automatically; company attributes are declared in the plugin
+  config's ``field_measures``);
+- ``renewal_at_risk``: "yes" when an open renewal due within the horizon has no
+  forecast, a forecast below target, or a close date after its due date; "no" when its
+  open renewals are fine; N/A without one;
+- ``relationship_health``: a company's relationships' scores rolled up (average or
+  ARR-weighted, per the plugin config).
+
+Each computes a whole batch with one query and answers with a :class:`MeasureColumn`
+(a read-only mapping backed by numpy arrays), so lining values up with a scorecard's
+entities is an array operation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+from sqlalchemy import BigInteger, and_, case, func, or_, select, type_coerce
+
+from tether.core.contracts import HealthMeasure
+from tether.core.plugins import TenantContext
+from tether.core.store import Company, Opportunity, Relationship, RelationshipType
+
+from .definitions import PLUGIN
+from .rollup import relationship_rollup
+
+log = logging.getLogger(__name__)
+
+IN_LIST_LIMIT = 1000
+RENEWAL_BOOKINGS = ("renewal", "renewal_upsell", "renewal_downsell")
+TABLES = {"company": Company, "relationship": Relationship}
+MONEY_COLUMNS = {"arr", "mrr"}
+NUMERIC_COLUMNS = {"company": ("arr", "mrr", "employees"), "relationship": ("arr", "mrr")}
+PICKLIST_COLUMNS = {"company": ("industry", "segment", "company_type", "lifecycle_stage", "csm"),
+                    "relationship": ("stage", "status", "csm")}
+LABELS = {"arr": "ARR", "mrr": "MRR", "employees": "Employees", "industry": "Industry", "segment": "Segment",
+          "company_type": "Company type", "lifecycle_stage": "Lifecycle stage", "csm": "CSM", "stage": "Stage",
+          "status": "Status"}
+
+
+class MeasureColumn(Mapping[int, Any]):
+    """``{entity_id: value}`` backed by sorted id and value arrays (NaN or None = no data)."""
+
+    def __init__(self, ids: np.ndarray, values: np.ndarray) -> None:
+        order = np.argsort(ids, kind="stable")
+        self.ids = ids[order]
+        self.values = values[order]
+        self._present = _present(self.values)
+
+    def __getitem__(self, key: int) -> Any:
+        pos = int(np.searchsorted(self.ids, key))
+        if pos < len(self.ids) and self.ids[pos] == key and self._present[pos]:
+            value = self.values[pos]
+            return value.item() if isinstance(value, np.generic) else value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids[self._present].tolist())
+
+    def __len__(self) -> int:
+        return int(self._present.sum())
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    if values.dtype == object:
+        return np.array([v is not None for v in values], dtype=bool)
+    return ~np.isnan(values)
+
+
+def align(result: Mapping[int, Any] | None, ids: np.ndarray, kind: str) -> np.ndarray:
+    """Values of ``result`` for ``ids``, in order: float with NaN (numeric) or object with None (picklist)."""
+    picklist = kind == "picklist"
+    empty = np.full(len(ids), None, dtype=object) if picklist else np.full(len(ids), np.nan)
+    if not result:
+        return empty
+    if isinstance(result, MeasureColumn):
+        pos = np.minimum(np.searchsorted(result.ids, ids), max(len(result.ids) - 1, 0))
+        hit = result.ids[pos] == ids if len(result.ids) else np.zeros(len(ids), dtype=bool)
+        if picklist:
+            source = result.values if result.values.dtype == object else result.values.astype(object)
+            empty[hit] = source[pos[hit]]
+            return empty
+        empty[hit] = result.values[pos[hit]].astype(float)
+        return empty
+    if picklist:
+        return np.array([_choice(result.get(i)) for i in ids.tolist()], dtype=object)
+    return np.fromiter((_float(result.get(i)) for i in ids.tolist()), dtype=float, count=len(ids))
+
+
+def _choice(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _float(value: Any) -> float:
+    if value is None or isinstance(value, bool):
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _restrict(stmt, column, ids: Sequence[int]):
+    return stmt.where(column.in_(list(ids))) if len(ids) <= IN_LIST_LIMIT else stmt
+
+
+# -- field measures -------------------------------------------------------------------
+
+
+def field_measure(entity_kind: str, field: str, kind: str, label: str, choices: Sequence[str] = ()) -> HealthMeasure:
+    def compute(tenant: TenantContext, asked_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
+        return field_values(tenant, asked_kind, field, kind, ids)
+
+    return HealthMeasure(key=f"field:{field}", label=label, compute=compute, kind=kind,  # type: ignore[arg-type]
+                         entity_kinds=(entity_kind,), choices=tuple(choices), plugin=PLUGIN)
+
+
+def field_values(tenant: TenantContext, entity_kind: str, field: str, kind: str, ids: Sequence[int]) -> MeasureColumn:
+    table = TABLES[entity_kind]
+    head, _, name = field.partition(".")
+    if head == "attributes":
+        column = table.attributes[name].as_string()
+    elif field in MONEY_COLUMNS:
+        column = type_coerce(getattr(table, field), BigInteger)  # cents, without a Decimal per row
+    else:
+        column = getattr(table, field)
+    stmt = _restrict(select(table.id, column).where(table.is_deleted.is_(False)), table.id, ids)
+    with tenant.session() as session:
+        rows = session.execute(stmt).all()
+    entity_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    if kind == "picklist":
+        values = np.array([_choice(r[1]) for r in rows], dtype=object)
+    else:
+        values = np.fromiter((_float(r[1]) for r in rows), dtype=float, count=len(rows))
+        if field in MONEY_COLUMNS:
+            values = values / 100.0
+    return MeasureColumn(entity_ids, values)
+
+
+def field_measures(tenant: TenantContext) -> list[HealthMeasure]:
+    measures: list[HealthMeasure] = []
+    for entity_kind in ("company", "relationship"):
+        for column in NUMERIC_COLUMNS[entity_kind]:
+            measures.append(field_measure(entity_kind, column, "numeric", f"{entity_kind.title()} {LABELS[column]}"))
+        for column in PICKLIST_COLUMNS[entity_kind]:
+            measures.append(field_measure(entity_kind, column, "picklist", f"{entity_kind.title()} {LABELS[column]}"))
+    with tenant.session() as session:
+        type_fields = session.execute(select(RelationshipType.name, RelationshipType.fields)).all()
+    seen: set[str] = set()
+    for type_name, fields in type_fields:
+        for spec in fields or []:
+            kind = {"number": "numeric", "money": "numeric", "picklist": "picklist"}.get(spec.get("type"))
+            if kind and spec["name"] not in seen:
+                seen.add(spec["name"])
+                measures.append(field_measure("relationship", f"attributes.{spec['name']}", kind,
+                                              f"{type_name} {spec['name']}", spec.get("choices") or ()))
+    for spec in tenant.config_for(PLUGIN).get("field_measures") or []:
+        field = spec["field"] if "." in spec["field"] else f"attributes.{spec['field']}"
+        if any(m.key == f"field:{field}" and spec.get("entity", "company") in m.entity_kinds for m in measures):
+            continue
+        measures.append(field_measure(spec.get("entity", "company"), field, spec.get("kind", "numeric"),
+                                      spec.get("label") or field, spec.get("choices") or ()))
+    return _merge_kinds(measures)
+
+
+def _merge_kinds(measures: list[HealthMeasure]) -> list[HealthMeasure]:
+    """``field:arr`` of companies and of relationships become one measure for both kinds."""
+    import dataclasses
+
+    merged: dict[str, HealthMeasure] = {}
+    for measure in measures:
+        known = merged.get(measure.key)
+        if known is None:
+            merged[measure.key] = measure
+        elif known.kind == measure.kind:
+            merged[measure.key] = dataclasses.replace(known, entity_kinds=known.entity_kinds + measure.entity_kinds,
+                                                      label=LABELS.get(measure.key[6:], known.label))
+    return list(merged.values())
+
+
+# -- renewal at risk ------------------------------------------------------------------
+
+
+def renewal_at_risk(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> MeasureColumn:
+    horizon = int(tenant.config_for(PLUGIN).get("renewal_horizon_days") or 180)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    column = Opportunity.relationship_id if entity_kind == "relationship" else Opportunity.company_id
+    due = func.coalesce(Opportunity.due_date, Opportunity.close_date)
+    target = type_coerce(Opportunity.target_amount, BigInteger)
+    forecast = type_coerce(Opportunity.forecast_amount, BigInteger)
+    risky = or_(Opportunity.forecast_amount.is_(None), forecast < target,
+                and_(Opportunity.due_date.is_not(None), Opportunity.close_date > Opportunity.due_date))
+    stmt = (select(column, func.count(), func.sum(case((risky, 1), else_=0)))
+            .where(Opportunity.is_deleted.is_(False), Opportunity.is_closed.is_(False), column.is_not(None),
+                   Opportunity.booking_type.in_(RENEWAL_BOOKINGS), due <= today + dt.timedelta(days=horizon))
+            .group_by(column))
+    with tenant.session() as session:
+        rows = session.execute(_restrict(stmt, column, ids)).all()
+    entity_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    values = np.array(["yes" if (r[2] or 0) > 0 else "no" for r in rows], dtype=object)
+    return MeasureColumn(entity_ids, values)
+
+
+def relationship_health(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> MeasureColumn:
+    method = tenant.config_for(PLUGIN).get("relationship_rollup") or "average"
+    company_ids, scores = relationship_rollup(tenant, method, ids if len(ids) <= IN_LIST_LIMIT else None)
+    return MeasureColumn(company_ids, scores)
+
+
+def built_in_measures(tenant: TenantContext) -> list[HealthMeasure]:
+    return field_measures(tenant) + [
+        HealthMeasure(key="renewal_at_risk", label="Renewal at risk", compute=renewal_at_risk, kind="picklist",
+                      choices=("yes", "no"), plugin=PLUGIN),
+        HealthMeasure(key="relationship_health", label="Health of the company's relationships",
+                      compute=relationship_health, entity_kinds=("company",), plugin=PLUGIN),
+    ]
+
+
+def available_measures(tenant: TenantContext) -> dict[str, HealthMeasure]:
+    """Every measure the tenant's plugins offer, by key (one hook call)."""
+    found: dict[str, HealthMeasure] = {}
+    for measures in tenant.hooks.tether_health_measures() or []:
+        for measure in measures or []:
+            if measure.key in found:
+                log.warning("tenant %s: health measure %r is offered by %s and %s; using the first", tenant.id,
+                            measure.key, found[measure.key].plugin or "a plugin", measure.plugin or "a plugin")
+                continue
+            found[measure.key] = measure
+    return found

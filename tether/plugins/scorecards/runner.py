@@ -1,0 +1,344 @@
+"""A scoring run: assign scorecards, compute measures once each, score with arrays, write set-based.
+
+Relationships are scored before companies, so a company scorecard rolling up its
+relationships sees this run's scores. Each measure is computed once per entity kind
+for every entity (one hook-provided batch call), lined up with each scorecard's
+entities as arrays, and the scores are replaced with one delete and one batched insert
+per kind. A full run ends manual overrides (they hold until the next run); a partial
+run (new entities, an override just set) applies them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from sqlalchemy import delete, func, insert, literal, select, update
+
+from tether.core.plugins import TenantContext
+from tether.core.store import Company, Relationship, RelationshipType
+from tether.core.store.types import utcnow
+
+from .definitions import CRITERIA_FIELDS, PLUGIN, effective_scorecards
+from .measures import MONEY_COLUMNS, align, available_measures
+from .models import HealthScore, HealthScoreHistory, ScoreOverride, ScoreRun
+from .scoring import CompiledScorecard, ScoredBatch, compile_scorecard, condition_mask, score_batch, trend
+
+log = logging.getLogger(__name__)
+
+KINDS = ("relationship", "company")
+HISTORY_PERIODS = {"every_run": dt.timedelta(0), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+CHUNK = 500
+
+
+@dataclasses.dataclass
+class RunReport:
+    run_id: int | None
+    trigger: str
+    scored: dict[str, int] = dataclasses.field(default_factory=dict)
+    not_applicable: dict[str, int] = dataclasses.field(default_factory=dict)
+    by_scorecard: dict[str, int] = dataclasses.field(default_factory=dict)
+    missing_measures: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    snapshot: bool = False
+    overrides_ended: int = 0
+    seconds: float = 0.0
+
+
+def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
+                only: Mapping[str, Sequence[int]] | None = None) -> RunReport:
+    """Score every company and relationship of the tenant (or only the given ids)."""
+    clock = time.perf_counter()
+    started = utcnow()
+    full = only is None
+    with tenant.session() as session:
+        cards, _ = effective_scorecards(tenant, session)
+    report = RunReport(None, trigger)
+    if not cards:
+        return report
+    measures = available_measures(tenant)
+    kinds_of = {key: m.kind for key, m in measures.items()}
+    with tenant.transaction() as session:
+        run = ScoreRun(trigger=trigger, started_at=started)
+        session.add(run)
+        session.flush()
+        report.run_id = run.id
+    layouts: dict[str, list[str]] = {}
+    wanted = {kind: list(ids) for kind, ids in (only or {}).items()}
+    if not full and wanted.get("relationship"):
+        wanted.setdefault("company", [])
+        wanted["company"] = sorted(set(wanted["company"]) | _companies_of(tenant, wanted["relationship"]))
+    for kind in KINDS:
+        kind_cards = [c for c in cards if c["entity"] == kind]
+        if not full and not wanted.get(kind):
+            continue
+        if not kind_cards:
+            if full:
+                _clear(tenant, kind)
+            continue
+        compiled = [compile_scorecard(card, kinds_of) for card in kind_cards]
+        for card in compiled:
+            layouts[card.name] = list(card.keys)
+            missing = [key for key in card.keys if key not in measures or kind not in measures[key].entity_kinds]
+            if missing:
+                report.missing_measures[card.name] = missing
+        ids, columns = _load_entities(tenant, kind, kind_cards, None if full else wanted[kind])
+        choice = _assign(kind_cards, ids, columns)
+        cache = _compute_measures(tenant, kind, ids, {k for c in compiled for k in c.keys}, measures)
+        overrides = _active_overrides(tenant, kind, started, None if full else ids)
+        result = _score(compiled, choice, ids, cache, kinds_of, {} if full else overrides)
+        _write(tenant, kind, run_id=run.id, full=full, now=started, **result)
+        report.scored[kind] = len(ids)
+        report.not_applicable[kind] = int(np.isnan(result["overall"]).sum())
+        for card in compiled:
+            report.by_scorecard[card.name] = sum(1 for name in result["cards"] if name == card.name)
+    with tenant.transaction() as session:
+        if full:
+            report.overrides_ended = _end_overrides(session, started)
+            report.snapshot = _snapshot_if_due(tenant, session, started)
+        session.execute(update(ScoreRun).where(ScoreRun.id == run.id).values(
+            finished_at=utcnow(), scored=sum(report.scored.values()), layouts=layouts,
+            details={"not_applicable": report.not_applicable, "by_scorecard": report.by_scorecard,
+                     "missing_measures": report.missing_measures, "snapshot": report.snapshot}))
+    report.seconds = time.perf_counter() - clock
+    log.info("tenant %s: scored %s in %.2fs (%s)", tenant.id, report.scored, report.seconds, trigger)
+    return report
+
+
+# -- entities and scorecard assignment ------------------------------------------------
+
+
+def _companies_of(tenant: TenantContext, relationship_ids: Sequence[int]) -> set[int]:
+    with tenant.session() as session:
+        found: set[int] = set()
+        for start in range(0, len(relationship_ids), CHUNK):
+            chunk = list(relationship_ids[start:start + CHUNK])
+            found.update(session.scalars(select(Relationship.company_id).where(Relationship.id.in_(chunk))))
+        return found
+
+
+def _load_entities(tenant: TenantContext, kind: str, cards: Sequence[Mapping[str, Any]],
+                   only: Sequence[int] | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Live entity ids in id order, and the columns the scorecards' criteria test."""
+    table = Company if kind == "company" else Relationship
+    fields = sorted({c["field"] for card in cards for c in card.get("criteria", [])})
+    selected = []
+    for name in fields:
+        head, _, rest = name.partition(".")
+        if head == "attributes":
+            selected.append(table.attributes[rest].as_string().label(name))
+        elif name == "type":
+            selected.append(select(RelationshipType.name).where(RelationshipType.id == Relationship.type_id)
+                            .scalar_subquery().label(name))
+        else:
+            selected.append(getattr(table, name).label(name))
+    stmt = select(table.id, *selected).where(table.is_deleted.is_(False)).order_by(table.id)
+    rows: list[Any] = []
+    with tenant.session() as session:
+        if only is None:
+            rows = session.execute(stmt).all()
+        else:
+            for start in range(0, len(only), CHUNK):
+                rows += session.execute(stmt.where(table.id.in_(list(only[start:start + CHUNK])))).all()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    columns: dict[str, np.ndarray] = {}
+    for position, name in enumerate(fields, start=1):
+        values = [r[position] for r in rows]
+        numeric = name in MONEY_COLUMNS or name == "employees"
+        columns[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=float) if numeric \
+            else np.array(values, dtype=object)
+    return ids, columns
+
+
+def _assign(cards: Sequence[Mapping[str, Any]], ids: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Index into ``cards`` of each entity's one scorecard: first matching by priority, else the default."""
+    choice = np.full(len(ids), -1)
+    ranked = sorted((i for i, c in enumerate(cards) if not c.get("default")),
+                    key=lambda i: (cards[i].get("priority", 100), cards[i]["name"]))
+    for index in ranked:
+        mask = choice == -1
+        for criterion in cards[index]["criteria"]:
+            mask &= condition_mask({"on": "value", **criterion}, columns[criterion["field"]],
+                                   np.empty(0), None)  # type: ignore[arg-type]
+        choice[mask] = index
+    default = next((i for i, c in enumerate(cards) if c.get("default")), None)
+    if default is not None:
+        choice[choice == -1] = default
+    return choice
+
+
+# -- measures and scores --------------------------------------------------------------
+
+
+def _compute_measures(tenant: TenantContext, kind: str, ids: np.ndarray, keys: set[str],
+                      measures: Mapping[str, Any]) -> dict[str, Any]:
+    """Each measure once for every entity of the kind; a failing measure names its plugin."""
+    cache: dict[str, Any] = {}
+    id_list = ids.tolist()
+    for key in sorted(keys):
+        measure = measures.get(key)
+        if measure is None or kind not in measure.entity_kinds or not id_list:
+            continue
+        try:
+            cache[key] = measure.compute(tenant, kind, id_list)
+        except Exception as exc:
+            raise tenant.host.attribute(exc, "tether_health_measures", tenant.id) from exc
+    return cache
+
+
+def _active_overrides(tenant: TenantContext, kind: str, before: dt.datetime,
+                      ids: np.ndarray | None) -> dict[int, dict[str | None, float]]:
+    stmt = select(ScoreOverride).where(ScoreOverride.entity_kind == kind, ScoreOverride.consumed_at.is_(None),
+                                       ScoreOverride.created_at <= before).order_by(ScoreOverride.id)
+    found: dict[int, dict[str | None, float]] = {}
+    with tenant.session() as session:
+        if ids is not None and len(ids) <= CHUNK:
+            stmt = stmt.where(ScoreOverride.entity_id.in_(ids.tolist()))
+        for row in session.scalars(stmt):
+            found.setdefault(row.entity_id, {})[row.measure] = row.score  # the latest wins
+    return found
+
+
+def _score(cards: Sequence[CompiledScorecard], choice: np.ndarray, ids: np.ndarray, cache: Mapping[str, Any],
+           kinds_of: Mapping[str, str], overrides: Mapping[int, Mapping[str | None, float]]) -> dict[str, Any]:
+    n = len(ids)
+    overall = np.full(n, np.nan)
+    overridden = np.zeros(n, dtype=bool)
+    exception, blobs, labels, colors, names = (np.full(n, None, dtype=object) for _ in range(5))
+    for index, card in enumerate(cards):
+        rows = np.flatnonzero(choice == index)
+        if not len(rows):
+            continue
+        sub_ids = ids[rows]
+        raw = [align(cache.get(key), sub_ids, kinds_of.get(key, "numeric")) for key in card.keys]
+        measure_overrides, overall_overrides = _override_maps(card, sub_ids, overrides)
+        batch: ScoredBatch = score_batch(card, raw, measure_overrides=measure_overrides,
+                                         overall_overrides=overall_overrides)
+        scores = np.round(batch.overall, 2)
+        overall[rows] = scores
+        overridden[rows] = batch.overridden
+        card_labels, card_colors = card.scheme.labels_for(card.scheme.range_index(scores))
+        labels[rows] = np.array(card_labels, dtype=object)
+        colors[rows] = np.array(card_colors, dtype=object)
+        names[rows] = card.name
+        rule_names = np.array([rule.get("name") or rule["measure"] for rule in card.exceptions] + [None], dtype=object)
+        exception[rows] = rule_names[batch.exception]
+        packed = batch.measures.astype(np.float32).tobytes()
+        width = 4 * len(card.keys)
+        card_blobs = np.empty(len(rows), dtype=object)
+        card_blobs[:] = [packed[i * width:(i + 1) * width] for i in range(len(rows))]
+        blobs[rows] = card_blobs
+    return {"ids": ids, "overall": overall, "labels": labels.tolist(), "colors": colors.tolist(),
+            "cards": names.tolist(), "exceptions": exception.tolist(), "overridden": overridden, "blobs": blobs.tolist()}
+
+
+def _override_maps(card: CompiledScorecard, ids: np.ndarray, overrides: Mapping[int, Mapping[str | None, float]]
+                   ) -> tuple[dict[tuple[int, int], float], dict[int, float]]:
+    measure_overrides: dict[tuple[int, int], float] = {}
+    overall_overrides: dict[int, float] = {}
+    if not overrides:
+        return measure_overrides, overall_overrides
+    position = {entity_id: row for row, entity_id in enumerate(ids.tolist())}
+    for entity_id, by_measure in overrides.items():
+        row = position.get(entity_id)
+        if row is None:
+            continue
+        for measure, score in by_measure.items():
+            if measure is None:
+                overall_overrides[row] = score
+            elif measure in card.keys:
+                measure_overrides[(row, card.keys.index(measure))] = score
+    return measure_overrides, overall_overrides
+
+
+# -- writing --------------------------------------------------------------------------
+
+
+def _write(tenant: TenantContext, kind: str, *, run_id: int, full: bool, now: dt.datetime, ids: np.ndarray,
+           overall: np.ndarray, labels, colors, cards, exceptions, overridden, blobs) -> None:
+    table = HealthScore.__table__
+    scope = (table.c.tenant_id == tenant.id) & (table.c.entity_kind == kind)
+    with tenant.transaction() as session:
+        previous_rows: list[Any] = []
+        if full:
+            previous_rows = session.execute(select(table.c.entity_id, table.c.score).where(scope)).all()
+        else:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK].tolist()
+                previous_rows += session.execute(select(table.c.entity_id, table.c.score)
+                                                 .where(scope, table.c.entity_id.in_(chunk))).all()
+        previous = _aligned_previous(previous_rows, ids)
+        trends = trend(overall, previous)
+        if full:
+            session.execute(delete(table).where(scope))
+        else:
+            for start in range(0, len(ids), CHUNK):
+                session.execute(delete(table).where(scope, table.c.entity_id.in_(ids[start:start + CHUNK].tolist())))
+        score_list = [None if s != s else s for s in overall.tolist()]
+        prev_list = [None if s != s else s for s in previous.tolist()]
+        flags = overridden.tolist()
+        rows = [
+            {"tenant_id": tenant.id, "entity_kind": kind, "entity_id": entity_id, "scorecard": cards[i],
+             "score": score_list[i], "label": labels[i], "color": colors[i], "previous_score": prev_list[i],
+             "trend": trends[i], "exception": exceptions[i], "overridden": flags[i], "measure_scores": blobs[i],
+             "run_id": run_id, "computed_at": now}
+            for i, entity_id in enumerate(ids.tolist())
+        ]
+        if rows:
+            session.execute(insert(table), rows)
+
+
+def _aligned_previous(rows: Sequence[Any], ids: np.ndarray) -> np.ndarray:
+    previous = np.full(len(ids), np.nan)
+    if not rows:
+        return previous
+    old_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    old_scores = np.fromiter((np.nan if r[1] is None else r[1] for r in rows), dtype=float, count=len(rows))
+    order = np.argsort(old_ids)
+    old_ids, old_scores = old_ids[order], old_scores[order]
+    pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
+    hit = old_ids[pos] == ids
+    previous[hit] = old_scores[pos[hit]]
+    return previous
+
+
+def _clear(tenant: TenantContext, kind: str) -> None:
+    """A kind with no scorecard any more has no scores."""
+    table = HealthScore.__table__
+    with tenant.transaction() as session:
+        session.execute(delete(table).where(table.c.tenant_id == tenant.id, table.c.entity_kind == kind))
+
+
+def _end_overrides(session, started: dt.datetime) -> int:
+    result = session.execute(update(ScoreOverride).where(ScoreOverride.consumed_at.is_(None),
+                                                         ScoreOverride.created_at <= started)
+                             .values(consumed_at=utcnow()))
+    return result.rowcount or 0
+
+
+def _snapshot_if_due(tenant: TenantContext, session, now: dt.datetime) -> bool:
+    period = HISTORY_PERIODS.get(tenant.config_for(PLUGIN).get("history") or "weekly", HISTORY_PERIODS["weekly"])
+    latest = session.scalar(select(func.max(HealthScoreHistory.snapshot_at)))
+    if latest is not None and now - latest < period:
+        return False
+    source = HealthScore.__table__
+    history = HealthScoreHistory.__table__
+    session.execute(insert(history).from_select(
+        ["tenant_id", "entity_kind", "entity_id", "scorecard", "score", "label", "overridden", "snapshot_at"],
+        select(source.c.tenant_id, source.c.entity_kind, source.c.entity_id, source.c.scorecard, source.c.score,
+               source.c.label, source.c.overridden, literal(now, HealthScoreHistory.snapshot_at.type))
+        .where(source.c.tenant_id == tenant.id)))
+    return True
+
+
+def forget(tenant: TenantContext, kind: str, ids: Sequence[int]) -> None:
+    """Drop the scores of deleted entities."""
+    table = HealthScore.__table__
+    with tenant.transaction() as session:
+        for start in range(0, len(ids), CHUNK):
+            session.execute(delete(table).where(table.c.tenant_id == tenant.id, table.c.entity_kind == kind,
+                                                table.c.entity_id.in_(list(ids[start:start + CHUNK]))))
+

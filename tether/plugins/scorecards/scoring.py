@@ -1,0 +1,224 @@
+"""Health scoring as array operations over every entity of a scorecard at once (no I/O here).
+
+Steps, for n entities and m measures:
+
+1. each measure's raw values become 0–100 scores (identity, linear, bands or choices),
+   N/A as NaN: an (n × m) matrix;
+2. a group's score is the weighted mean of its measures that have data: an N/A measure's
+   weight is shared out proportionally among the others (Catalyst's documented rule,
+   which Gainsight's redistribution matches); a group with no data is N/A;
+3. the overall score is the weighted mean of groups and ungrouped measures, with the
+   same redistribution; all N/A → N/A;
+4. exceptions, in order, force the overall score where their condition on one measure
+   holds (the first that holds wins); manual overrides then replace measure scores
+   (before 2) or the overall score (last).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .schemes import Scheme
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledScorecard:
+    name: str
+    entity: str
+    scheme: Scheme
+    keys: tuple[str, ...]
+    kinds: tuple[str, ...]          # "numeric" | "picklist" per measure
+    weights: np.ndarray             # (m,)
+    group_of: np.ndarray            # (m,) group index, -1 when ungrouped
+    group_names: tuple[str, ...]
+    group_weights: np.ndarray       # (g,)
+    scorings: tuple[Mapping[str, Any], ...]
+    exceptions: tuple[Mapping[str, Any], ...]
+
+
+def compile_scorecard(card: Mapping[str, Any], kinds: Mapping[str, str]) -> CompiledScorecard:
+    groups = [g["name"] for g in card.get("groups", [])]
+    measures = card["measures"]
+    return CompiledScorecard(
+        name=card["name"], entity=card["entity"], scheme=Scheme.from_config(card.get("scheme")),
+        keys=tuple(m["key"] for m in measures), kinds=tuple(kinds.get(m["key"], "numeric") for m in measures),
+        weights=np.array([float(m.get("weight", 1)) for m in measures]),
+        group_of=np.array([groups.index(m["group"]) if m.get("group") is not None else -1 for m in measures]),
+        group_names=tuple(groups), group_weights=np.array([float(g.get("weight", 1)) for g in card.get("groups", [])]),
+        scorings=tuple(m.get("scoring") or {"type": "identity"} for m in measures),
+        exceptions=tuple(card.get("exceptions", [])),
+    )
+
+
+# -- 1. raw values → measure scores ---------------------------------------------------
+
+
+def measure_score(scoring: Mapping[str, Any], raw: np.ndarray) -> np.ndarray:
+    kind = scoring.get("type", "identity")
+    if kind == "choices":
+        table = {str(k).casefold(): float(v) for k, v in scoring["scores"].items()}
+        fallback = scoring.get("default")
+        fallback = np.nan if fallback is None else float(fallback)
+        return np.array([np.nan if v is None else table.get(str(v).casefold(), fallback) for v in raw], dtype=float)
+    values = raw.astype(float, copy=False)
+    if kind == "linear":
+        worst, best = float(scoring["worst"]), float(scoring["best"])
+        return np.clip((values - worst) / (best - worst), 0.0, 1.0) * 100.0
+    if kind == "bands":
+        bands = scoring["bands"]
+        tops = np.array([float(b["upto"]) for b in bands[:-1]])
+        scores = np.array([float(b["score"]) for b in bands])
+        index = np.searchsorted(tops, np.nan_to_num(values, nan=0.0), side="left")
+        return np.where(np.isnan(values), np.nan, scores[index])
+    return np.clip(values, 0.0, 100.0)
+
+
+def measure_matrix(card: CompiledScorecard, raw: Sequence[np.ndarray]) -> np.ndarray:
+    n = len(raw[0]) if raw else 0
+    matrix = np.full((n, len(card.keys)), np.nan)
+    for column, (scoring, values) in enumerate(zip(card.scorings, raw)):
+        matrix[:, column] = measure_score(scoring, values)
+    return matrix
+
+
+# -- 2 and 3. weighted means with N/A redistribution ----------------------------------
+
+
+def weighted_mean(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Row-wise mean of ``scores`` (n × k) weighted by ``weights`` (k,), skipping NaN."""
+    if scores.shape[1] == 0:
+        return np.full(scores.shape[0], np.nan)
+    present = ~np.isnan(scores)
+    total = present @ weights
+    summed = np.where(present, scores, 0.0) @ weights
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, summed / np.where(total > 0, total, 1.0), np.nan)
+
+
+def group_scores(card: CompiledScorecard, matrix: np.ndarray) -> np.ndarray:
+    columns = [weighted_mean(matrix[:, card.group_of == g], card.weights[card.group_of == g])
+               for g in range(len(card.group_names))]
+    return np.column_stack(columns) if columns else np.empty((matrix.shape[0], 0))
+
+
+def overall_scores(card: CompiledScorecard, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    groups = group_scores(card, matrix)
+    ungrouped = card.group_of == -1
+    top = np.hstack([groups, matrix[:, ungrouped]])
+    weights = np.concatenate([card.group_weights, card.weights[ungrouped]])
+    return weighted_mean(top, weights), groups
+
+
+# -- 4. exceptions and overrides ------------------------------------------------------
+
+
+def condition_mask(when: Mapping[str, Any], raw: np.ndarray, scores: np.ndarray, scheme: Scheme) -> np.ndarray:
+    """Where an exception's condition on one measure holds (never where the measure is N/A,
+    except for the ``empty`` operator)."""
+    on, op, target = when.get("on", "value"), when["op"], when.get("value")
+    if on == "score":
+        values: np.ndarray = scores
+    elif on == "label":
+        labels, _ = scheme.labels_for(scheme.range_index(scores))
+        values = np.array([None if label is None else label.casefold() for label in labels], dtype=object)
+        target = [str(t).casefold() for t in target] if isinstance(target, list) else \
+            (str(target).casefold() if target is not None else None)
+    else:
+        values = raw
+    missing = np.array([v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool) \
+        if values.dtype == object else np.isnan(values)
+    if op == "empty":
+        return missing
+    if op == "not_empty":
+        return ~missing
+    if values.dtype == object:
+        folded = np.array([v.casefold() if isinstance(v, str) else v for v in values], dtype=object)
+        wanted = [t.casefold() if isinstance(t, str) else t for t in target] if isinstance(target, list) else \
+            (target.casefold() if isinstance(target, str) else target)
+        if op in ("eq", "ne"):
+            hit = np.array([v == wanted for v in folded], dtype=bool)
+        elif op in ("in", "not_in"):
+            hit = np.array([v in wanted for v in folded], dtype=bool)
+        else:
+            hit = _compare(np.array([_number(v) for v in values], dtype=float), op, target)
+        if op in ("ne", "not_in"):
+            hit = ~hit
+        return hit & ~missing
+    numbers = values.astype(float, copy=False)
+    if op in ("in", "not_in"):
+        hit = np.isin(numbers, np.array([_number(t) for t in target], dtype=float))
+        return (~hit if op == "not_in" else hit) & ~missing
+    if op in ("eq", "ne"):
+        hit = numbers == _number(target)
+        return (~hit if op == "ne" else hit) & ~missing
+    return _compare(numbers, op, target) & ~missing
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _compare(numbers: np.ndarray, op: str, target: Any) -> np.ndarray:
+    bound = _number(target)
+    with np.errstate(invalid="ignore"):
+        if op == "lt":
+            return numbers < bound
+        if op == "lte":
+            return numbers <= bound
+        if op == "gt":
+            return numbers > bound
+        return numbers >= bound
+
+
+@dataclasses.dataclass
+class ScoredBatch:
+    overall: np.ndarray            # (n,) NaN = N/A
+    measures: np.ndarray           # (n, m) measure scores after overrides
+    groups: np.ndarray             # (n, g)
+    exception: np.ndarray          # (n,) index into card.exceptions, -1 for none
+    overridden: np.ndarray         # (n,) bool
+
+
+def score_batch(card: CompiledScorecard, raw: Sequence[np.ndarray], *,
+                measure_overrides: Mapping[tuple[int, int], float] | None = None,
+                overall_overrides: Mapping[int, float] | None = None) -> ScoredBatch:
+    """Score n entities; ``raw[j]`` holds measure j's values aligned with the entities.
+
+    ``measure_overrides`` maps (row, measure column) → score; ``overall_overrides`` maps
+    row → score.
+    """
+    matrix = measure_matrix(card, raw)
+    n = matrix.shape[0]
+    overridden = np.zeros(n, dtype=bool)
+    for (row, column), value in (measure_overrides or {}).items():
+        matrix[row, column] = value
+        overridden[row] = True
+    overall, groups = overall_scores(card, matrix)
+    exception = np.full(n, -1)
+    for index in range(len(card.exceptions) - 1, -1, -1):  # the first listed wins, so it is applied last
+        rule = card.exceptions[index]
+        column = card.keys.index(rule["measure"])
+        mask = condition_mask(rule["when"], raw[column], matrix[:, column], card.scheme)
+        overall = np.where(mask, float(rule["score"]), overall)
+        exception = np.where(mask, index, exception)
+    for row, value in (overall_overrides or {}).items():
+        overall[row] = value
+        overridden[row] = True
+    return ScoredBatch(overall=overall, measures=matrix, groups=groups, exception=exception, overridden=overridden)
+
+
+def trend(current: np.ndarray, previous: np.ndarray) -> list[str | None]:
+    """up / down / same against the previous run's score (None when either is N/A)."""
+    out = np.full(current.shape, None, dtype=object)
+    both = ~np.isnan(current) & ~np.isnan(previous)
+    diff = np.round(current - np.nan_to_num(previous), 2)
+    out[both & (diff > 0)] = "up"
+    out[both & (diff < 0)] = "down"
+    out[both & (diff == 0)] = "same"
+    return out.tolist()
