@@ -13,7 +13,7 @@ from tether.core.renewals.analytics import Selection
 from tether.core.renewals.calls import record_call
 from tether.core.renewals.config import update_config
 
-from .conftest import TODAY
+from .book import TODAY
 
 K = Decimal(1000)
 
@@ -102,7 +102,7 @@ def test_series_and_fiscal_years(book):
 
 
 def test_fiscal_year_start_month_moves_quarters(make_tenant):
-    from .conftest import add_opportunities, renewal
+    from .book import add_opportunities, renewal
 
     tenant = make_tenant("fy", settings={"fiscal_year_start_month": 2})
     add_opportunities(tenant, renewal("Jan", None, 10, dt.date(2025, 1, 31)),

@@ -11,7 +11,7 @@ from tether.core.renewals.analytics import Selection
 from tether.core.renewals.periods import FiscalCalendar
 from tether.core.renewals.measures import MEASURES, Rollup
 
-from .conftest import TODAY
+from .book import TODAY
 
 K = Decimal(1000)
 

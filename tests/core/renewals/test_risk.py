@@ -15,7 +15,7 @@ from tether.core.renewals.risk import opportunity_risk, risk_list
 from tether.core.renewals.risk_rules import RenewalFacts, evaluate, update_needed
 from tether.core.renewals.scoring import get_version, list_versions, train_and_score
 
-from .conftest import TODAY, add_companies, add_opportunities, renewal
+from .book import TODAY, add_companies, add_opportunities, renewal
 from .plugins import FixedHealth, PlantedFeatures, tenant_with
 
 D = dt.date

@@ -16,7 +16,7 @@ from tether.core.renewals.views import (
     Viewer, create_view, delete_view, evaluate_view, get_view, list_views, update_view, widget_drill,
 )
 
-from .conftest import TODAY
+from .book import TODAY
 
 K = Decimal(1000)
 ANA = Viewer("ana", "user")

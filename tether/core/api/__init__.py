@@ -15,6 +15,7 @@ from .registry import ADMIN_ROLES, ALL_ROLES, READ_ROLES, WRITE_ROLES, registry
 CORE_ENDPOINT_MODULES: tuple[str, ...] = (
     "tether.core.api.tenant_endpoints",
     "tether.core.api.domain_endpoints", "tether.core.api.domain_companies",
+    "tether.core.api.renewal_endpoints", "tether.core.api.renewal_views", "tether.core.api.renewal_risk",
 )
 
 

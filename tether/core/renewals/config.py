@@ -101,7 +101,7 @@ class RenewalConfigSchema(Schema):
     max_training_rows = fields.Integer(validate=validate.Range(100, 10_000_000))
     retrain_cron = fields.String(validate=_cron)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _scenarios_nest(self, data, **kwargs):
         scenarios = data.get("scenarios")
         if scenarios and not (set(scenarios["low"]) <= set(scenarios["medium"]) <= set(scenarios["high"])):
