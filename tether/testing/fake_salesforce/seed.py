@@ -308,32 +308,34 @@ def _history(org: Any, rng: random.Random, stamps: _Stamps, opportunity: dict[st
     opp_index: list[int] = []
     stage_col: list[str] = []
     stamp_col: list[str] = []
+    add_index, add_stage, add_stamp = opp_index.append, stage_col.append, stamp_col.append
+    position_of = {stage: position for position, stage in enumerate(_OPEN_PATH)}
     for index, final in enumerate(opportunity["StageName"]):
+        add_index(index)
+        add_stage(first)
+        add_stamp(created_text[index])
+        if final == first:
+            continue
         if final == "Closed Won":
             reached = 1 + int(random_() * open_count)
         elif final == "Closed Lost":
             reached = 1 + int(random_() * 4)
         else:
-            reached = _OPEN_PATH.index(final)
-        opp_index.append(index)
-        stage_col.append(first)
-        stamp_col.append(created_text[index])
-        if final == first:
-            continue
-        start, end = created_ms[index], modified_ms[index]
-        middle = []
+            reached = position_of[final]
+        start = created_ms[index]
         if reached > 1:
-            middle.append(_OPEN_PATH[1 + int(random_() * (reached - 1))])
-        if reached > 3 and random_() < 0.5:
-            middle.append(_OPEN_PATH[reached - 1])
-        step = (end - start) // (len(middle) + 2)
-        for position, stage in enumerate(middle, start=1):
-            opp_index.append(index)
-            stage_col.append(stage)
-            stamp_col.append(stamps(start + position * step))
-        opp_index.append(index)
-        stage_col.append(final)
-        stamp_col.append(modified_text[index])
+            two = reached > 3 and random_() < 0.5
+            step = (modified_ms[index] - start) // (4 if two else 3)
+            add_index(index)
+            add_stage(_OPEN_PATH[1 + int(random_() * (reached - 1))])
+            add_stamp(stamps(start + step))
+            if two and stage_col[-1] != _OPEN_PATH[reached - 1]:
+                add_index(index)
+                add_stage(_OPEN_PATH[reached - 1])
+                add_stamp(stamps(start + 2 * step))
+        add_index(index)
+        add_stage(final)
+        add_stamp(modified_text[index])
     count = len(opp_index)
     probabilities = [facts[stage][0] for stage in stage_col]
     amounts = opportunity["Amount"]

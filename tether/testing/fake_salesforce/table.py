@@ -19,7 +19,8 @@ class Table:
     def __init__(self, definition: ObjectDef) -> None:
         self.definition = definition
         self.columns: dict[str, list[Any]] = {name: [] for name in definition.fields}
-        self.row_of: dict[str, int] = {}
+        # Id → row, built lazily after bulk loads: hashing millions of ids would dominate seeding.
+        self._row_of: dict[str, int] | None = {}
         self.purged: set[int] = set()
         self.deleted_at: dict[int, int] = {}
         self._external_indexes: dict[str, dict[Any, list[int]]] = {}
@@ -32,6 +33,17 @@ class Table:
     @property
     def name(self) -> str:
         return self.definition.name
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        """Index of live (non-purged) rows by 18-character id."""
+        if self._row_of is None:
+            ids = self.columns["Id"]
+            index = dict(zip(ids, range(len(ids))))
+            for row in self.purged:
+                index.pop(ids[row], None)
+            self._row_of = index
+        return self._row_of
 
     def sync_columns(self) -> None:
         """Add empty columns for fields declared after rows were stored."""
@@ -54,7 +66,8 @@ class Table:
         for name, column in self.columns.items():
             column.append(values.get(name))
         self._size += 1
-        self.row_of[values["Id"]] = row
+        if self._row_of is not None:
+            self._row_of[values["Id"]] = row
         for field_name, index in self._external_indexes.items():
             self._index_add(index, values.get(field_name), row)
         return row
@@ -66,7 +79,8 @@ class Table:
         for column in self.columns.values():
             column.pop()
         self._size -= 1
-        self.row_of.pop(record_id, None)
+        if self._row_of is not None:
+            self._row_of.pop(record_id, None)
         self._external_indexes.clear()
 
     def extend(self, columns: Mapping[str, Sequence[Any]]) -> range:
@@ -81,7 +95,7 @@ class Table:
                 if len(given) != count:
                     raise ValueError(f"column {name} has {len(given)} values, expected {count}")
                 column.extend(given)
-        self.row_of.update(zip(columns["Id"], range(start, start + count)))
+        self._row_of = None
         self._size += count
         self._external_indexes.clear()
         return range(start, start + count)
@@ -159,5 +173,6 @@ class Table:
         record_id = self.columns["Id"][row]
         self.purged.add(row)
         self.deleted_at.pop(row, None)
-        self.row_of.pop(record_id, None)
+        if self._row_of is not None:
+            self._row_of.pop(record_id, None)
         self._external_indexes.clear()

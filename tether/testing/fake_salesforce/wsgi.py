@@ -132,8 +132,7 @@ class FakeOrgApp:
                                                                   "InvalidSessionId" else error.message,
                                                                   status=400 if code == "InvalidSessionId" else 403))
             response = rest_error(error)
-            if error.error_code == "REQUEST_LIMIT_EXCEEDED":
-                response.headers["Sforce-Limit-Info"] = self.org.limits.header()
+            response.headers["Sforce-Limit-Info"] = self.org.limits.header()
             return response
         call = Call(request, session.user_id, version)
         try:
