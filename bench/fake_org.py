@@ -13,8 +13,6 @@ The last line of output is one JSON object with the figures and their targets.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import resource
 import sys

@@ -12,7 +12,7 @@ from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
 from tether.testing.fake_salesforce import ACK_BODY, CallableTransport, WsgiTransport
-from tether.testing.fake_salesforce.outbound_soap import OUTBOUND_NS, SOAP_ENV_NS, SOBJECT_NS, XSI_NS, is_ack
+from tether.testing.fake_salesforce.outbound_soap import OUTBOUND_NS, SOAP_ENV_NS, XSI_NS, is_ack
 
 
 SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "reference" / "salesforce-outbound-samples"

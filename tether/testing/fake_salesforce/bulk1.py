@@ -9,24 +9,22 @@ into chunk batches and marks the original ``NotProcessed``, as Salesforce does.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field as dataclass_field
-from typing import Any, Iterator
+from typing import Any
 
-from defusedxml import ElementTree
 from werkzeug.wrappers import Request, Response
 
 from . import bulk_xml
+from .bulk1_formats import json_chunks, parse_ingest, parse_job_document, parse_pk_header, wants_json, xml_ready
 from .bulk_ingest import IngestResult, run_ingest
 from .clock import format_ms, rest_datetime
-from .csvio import parse_records, render_rows, row_values
+from .csvio import render_rows
 from .errors import BulkApiException, SalesforceError
 from .http_util import streaming
 from .rest_render import query_records
 from .soql_eval import CompiledQuery, compile_query
 
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete", "query", "queryAll")
-PK_DEFAULT_CHUNK, PK_MAX_CHUNK = 100_000, 250_000
 MAX_BATCH_RECORDS = 10_000
 
 
@@ -71,10 +69,6 @@ class Job:
         return self.operation in ("query", "queryAll")
 
 
-def _wants_json(request: Request) -> bool:
-    return "json" in (request.content_type or "").lower()
-
-
 class Bulk1Api:
     """Handlers and job state for Bulk API 1.0."""
 
@@ -117,7 +111,7 @@ class Bulk1Api:
 
     @staticmethod
     def _respond(request: Request, root: str, fields: dict[str, Any], status: int = 200) -> Response:
-        if _wants_json(request):
+        if wants_json(request):
             return Response(json.dumps(fields).encode(), status=status, content_type=bulk_xml.JSON_CONTENT_TYPE)
         return Response(bulk_xml.info_xml(root, fields), status=status, content_type=bulk_xml.XML_CONTENT_TYPE)
 
@@ -135,7 +129,7 @@ class Bulk1Api:
 
     # -------------------------------------------------------------- jobs
     def create_job(self, request: Request, user_id: str, version: str) -> Response:
-        spec = _parse_job_document(request)
+        spec = parse_job_document(request)
         operation = spec.get("operation") or ""
         if operation not in OPERATIONS:
             raise BulkApiException("InvalidJob", f"Invalid operation: {operation}")
@@ -156,17 +150,17 @@ class Bulk1Api:
         if pk_header and pk_header.strip().lower() != "false":
             if not job.is_query:
                 raise BulkApiException("InvalidJob", "PK chunking is supported only for query jobs")
-            job.pk_chunk_size, job.pk_start_row = _parse_pk_header(pk_header)
+            job.pk_chunk_size, job.pk_start_row = parse_pk_header(pk_header)
         self.jobs[job.id[:15]] = job
-        return self._respond(request, "jobInfo", self._job_fields(job, _wants_json(request)), status=201)
+        return self._respond(request, "jobInfo", self._job_fields(job, wants_json(request)), status=201)
 
     def get_job(self, request: Request, job_id: str) -> Response:
         job = self._job(job_id)
-        return self._respond(request, "jobInfo", self._job_fields(job, _wants_json(request)))
+        return self._respond(request, "jobInfo", self._job_fields(job, wants_json(request)))
 
     def update_job(self, request: Request, job_id: str) -> Response:
         job = self._job(job_id)
-        state = _parse_job_document(request).get("state")
+        state = parse_job_document(request).get("state")
         if state not in ("Closed", "Aborted"):
             raise BulkApiException("InvalidJobState", f"Invalid state: {state}")
         if job.state != "Open" and state != "Aborted":
@@ -177,7 +171,7 @@ class Bulk1Api:
             for batch in job.batches.values():
                 if batch.state == "Queued":
                     batch.state, batch.state_message = "NotProcessed", "Job aborted"
-        return self._respond(request, "jobInfo", self._job_fields(job, _wants_json(request)))
+        return self._respond(request, "jobInfo", self._job_fields(job, wants_json(request)))
 
     # -------------------------------------------------------------- batches
     def add_batch(self, request: Request, job_id: str) -> Response:
@@ -190,7 +184,7 @@ class Bulk1Api:
         self.org.limits.bulk_batches_used += 1
         if job.is_query and job.pk_chunk_size:
             self._chunk(job, batch)
-        return self._respond(request, "batchInfo", self._batch_fields(batch, _wants_json(request)), status=201)
+        return self._respond(request, "batchInfo", self._batch_fields(batch, wants_json(request)), status=201)
 
     def _chunk(self, job: Job, parent: Batch) -> None:
         try:
@@ -226,7 +220,7 @@ class Bulk1Api:
         job = self._job(job_id)
         for batch in job.batches.values():
             self._advance(job, batch)
-        as_json = _wants_json(request)
+        as_json = wants_json(request)
         infos = [self._batch_fields(b, as_json) for b in job.batches.values()]
         if as_json:
             return Response(json.dumps({"batchInfo": infos}).encode(), content_type=bulk_xml.JSON_CONTENT_TYPE)
@@ -236,7 +230,7 @@ class Bulk1Api:
         job = self._job(job_id)
         batch = self._batch(job, batch_id)
         self._advance(job, batch)
-        return self._respond(request, "batchInfo", self._batch_fields(batch, _wants_json(request)))
+        return self._respond(request, "batchInfo", self._batch_fields(batch, wants_json(request)))
 
     def batch_request(self, request: Request, job_id: str, batch_id: str) -> Response:
         job = self._job(job_id)
@@ -287,7 +281,7 @@ class Bulk1Api:
 
     def _run_ingest(self, job: Job, batch: Batch) -> None:
         try:
-            records = _parse_ingest(job.content_type, batch.request)
+            records = parse_ingest(job.content_type, batch.request)
         except (ValueError, SalesforceError) as error:
             batch.state, batch.state_message = "Failed", f"InvalidBatch : {error}"
             return
@@ -309,7 +303,7 @@ class Bulk1Api:
         if batch.state != "Completed":
             raise BulkApiException("InvalidBatch", "Batch not completed")
         if job.is_query:
-            if _wants_json(request) or job.content_type == "JSON" and not request.content_type:
+            if wants_json(request) or job.content_type == "JSON" and not request.content_type:
                 return Response(json.dumps(list(batch.result_sets)).encode(), content_type=bulk_xml.JSON_CONTENT_TYPE)
             return Response(bulk_xml.result_list_xml(batch.result_sets), content_type=bulk_xml.XML_CONTENT_TYPE)
         if job.content_type == "JSON":
@@ -336,80 +330,7 @@ class Bulk1Api:
                 return Response(b"Records not found for this query", content_type="text/csv")
             return streaming(render_rows(compiled, rows), "text/csv")
         if job.content_type == "JSON":
-            return streaming(_json_chunks(compiled, rows, job.api_version), bulk_xml.JSON_CONTENT_TYPE)
+            return streaming(json_chunks(compiled, rows, job.api_version), bulk_xml.JSON_CONTENT_TYPE)
         records = query_records(compiled, rows, job.api_version)
-        return Response(bulk_xml.query_results_xml(compiled.definition.name, _xml_ready(records)),
+        return Response(bulk_xml.query_results_xml(compiled.definition.name, xml_ready(records)),
                         content_type=bulk_xml.XML_CONTENT_TYPE)
-
-
-def _json_chunks(compiled: CompiledQuery, rows: list[int], version: str, size: int = 5000) -> Iterator[bytes]:
-    yield b"["
-    for start in range(0, len(rows), size):
-        records = query_records(compiled, rows[start:start + size], version, bulk=True)
-        text = json.dumps(records, separators=(",", ":"))[1:-1]
-        yield (("," if start else "") + text).encode()
-    yield b"]"
-
-
-def _xml_ready(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from .values import text_value
-
-    def convert(record: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in record.items():
-            if key == "attributes":
-                continue
-            if isinstance(value, dict):
-                out[key] = {"__type__": value["attributes"]["type"], **convert(value)}
-            else:
-                out[key] = None if value is None else text_value("", value)
-        return out
-    return [convert(record) for record in records]
-
-
-def _parse_job_document(request: Request) -> dict[str, Any]:
-    raw = request.get_data()
-    if _wants_json(request):
-        try:
-            document = json.loads(raw or b"{}")
-        except ValueError:
-            raise BulkApiException("InvalidJob", "Unable to parse job") from None
-        return {k: v for k, v in document.items()}
-    try:
-        root = ElementTree.fromstring(raw)
-    except Exception:  # noqa: BLE001 - any parse failure is the client's
-        raise BulkApiException("InvalidJob", "Unable to parse job") from None
-    return {child.tag.rsplit("}", 1)[-1]: (child.text or "").strip() for child in root}
-
-
-def _parse_pk_header(value: str) -> tuple[int, str | None]:
-    size, start = PK_DEFAULT_CHUNK, None
-    for part in re.split(r"[;\s]+", value.strip()):
-        key, _, setting = part.partition("=")
-        if key.lower() == "chunksize" and setting:
-            size = int(setting)
-        elif key.lower() == "startrow" and setting:
-            start = setting
-    if not 1 <= size <= PK_MAX_CHUNK:
-        raise BulkApiException("InvalidJob", f"Chunk size {size} is out of range (1..{PK_MAX_CHUNK})")
-    return size, start
-
-
-def _parse_ingest(content_type: str, data: bytes) -> list[dict[str, Any]]:
-    if content_type == "CSV":
-        header, rows = parse_records(data)
-        return [row_values(header, row) for row in rows]
-    if content_type == "JSON":
-        parsed = json.loads(data or b"[]")
-        if not isinstance(parsed, list):
-            raise ValueError("JSON batch must be an array of records")
-        return parsed
-    root = ElementTree.fromstring(data)
-    records = []
-    for element in root:
-        record = {}
-        for child in element:
-            nil = child.get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
-            record[child.tag.rsplit("}", 1)[-1]] = None if nil else (child.text or "")
-        records.append(record)
-    return records

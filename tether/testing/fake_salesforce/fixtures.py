@@ -10,13 +10,16 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from .clock import FakeClock
 from .inprocess import fake_org_responses
 from .org import FakeOrg
+
+if TYPE_CHECKING:
+    from .server import FakeOrgServer
 
 FIXED_START = "2024-06-03T09:00:00Z"
 
@@ -35,7 +38,7 @@ def fake_org(fake_clock: FakeClock) -> Iterator[FakeOrg]:
 
 
 @pytest.fixture
-def fake_org_server() -> Iterator["FakeOrgServer"]:  # noqa: F821 - imported lazily
+def fake_org_server() -> Iterator["FakeOrgServer"]:
     """A fresh fake org behind a real HTTPS server on loopback."""
     from .server import FakeOrgServer
 

@@ -15,9 +15,10 @@ from typing import Any, Callable, Iterator, Mapping
 from .clock import FakeClock, format_ms
 from .derive import DERIVERS, history_row
 from .errors import SalesforceError
-from .ids import IdFactory, is_valid_id, to18
+from .ids import IdFactory, is_valid_id
 from .schema import ObjectDef, Schema
 from .table import Table
+from .validation import check_references, check_required, normalize
 from .values import coerce
 
 SYSTEM_WRITE_FIELDS = ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
@@ -144,50 +145,14 @@ class RecordStore:
     # ------------------------------------------------------------------ input checks
     def normalize(self, definition: ObjectDef, values: Mapping[str, Any], *, creating: bool,
                   from_text: bool = False, allow: tuple[str, ...] = ()) -> dict[str, Any]:
-        """API input → canonical names and stored values, refusing unknown and read-only fields."""
-        result: dict[str, Any] = {}
-        read_only: list[str] = []
-        for key, value in values.items():
-            if key == "attributes" or key in allow:
-                continue
-            field = definition.field(key)
-            if field is None:
-                if isinstance(value, dict) and definition.relationship(key) is not None:
-                    raise SalesforceError("INVALID_FIELD", f"Cannot reference a foreign key field {key} in an insert or "
-                                          "update; use the external id field instead", include_fields=False)
-                raise SalesforceError("INVALID_FIELD", f"No such column '{key}' on sobject of type {definition.name}",
-                                      include_fields=False)
-            if not (field.createable if creating else field.updateable):
-                read_only.append(field.name)
-                continue
-            result[field.name] = coerce(field, value, from_text=from_text)
-        if read_only:
-            raise SalesforceError(
-                "INVALID_FIELD_FOR_INSERT_UPDATE",
-                f"Unable to create/update fields: {', '.join(read_only)}. Please check the security settings of this "
-                "field and verify that it is read/write for your profile or permission set.", read_only)
-        return result
+        """API input → canonical names and stored values (see :func:`validation.normalize`)."""
+        return normalize(definition, values, creating=creating, from_text=from_text, allow=allow)
 
     def _check_references(self, definition: ObjectDef, values: Mapping[str, Any]) -> None:
-        for name, value in values.items():
-            field = definition.fields[name]
-            if field.type != "reference" or value is None:
-                continue
-            target = self.schema.by_prefix(value[:3])
-            if target is None or target.name not in field.reference_to:
-                raise SalesforceError("FIELD_INTEGRITY_EXCEPTION",
-                                      f"{field.label}: id value of incorrect type: {value}", [name])
-            located = self.locate(value)
-            if located is None:
-                raise SalesforceError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
-            if located[0].is_deleted(located[1]):
-                raise SalesforceError("ENTITY_IS_DELETED", "entity is deleted", [])
+        check_references(self, definition, values)
 
     def _check_required(self, definition: ObjectDef, record: Mapping[str, Any]) -> None:
-        missing = [f.name for f in definition.fields.values() if f.required and record.get(f.name) in (None, "")]
-        if missing:
-            raise SalesforceError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
-                                  missing)
+        check_required(definition, record)
 
     def _run_checks(self, definition: ObjectDef, record_id: str | None, record: Mapping[str, Any], user_id: str,
                     operation: str) -> None:
