@@ -189,3 +189,22 @@ def test_risk_and_models_over_http(api):
     r5 = next(i for i in risk["items"] if i["name"] == "R5")
     assert {f["code"] for f in r5["flags"]} >= {"missing_forecast"}
     assert api.get("/renewals/models/7").status_code == 404
+
+
+def test_objects_of_another_tenant_are_not_found(api, make_tenant, make_client):
+    other = make_tenant("other", users=[{"username": "olga", "role": "admin"}])
+    theirs = build_book(other).ids
+    them = make_client("other").as_user("olga")
+    view = them.post("/renewals/views", {"name": "Theirs", "shared": True,
+                                         "widgets": [{"kind": "kpi", "measure": "won"}]}).json
+    us = api.as_user("boss")
+    for path in (f"/renewals/opportunities/{theirs['R4']}", f"/renewals/opportunities/{theirs['R4']}/calls",
+                 f"/renewals/opportunities/{theirs['R4']}/risk", f"/renewals/views/{view['id']}",
+                 f"/renewals/views/{view['id']}/data",
+                 f"/renewals/views/{view['id']}/widgets/{view['widgets'][0]['id']}/drilldown"):
+        assert us.get(path).status_code == 404, path
+    assert us.patch(f"/renewals/opportunities/{theirs['R4']}", {"csm": "x"}).status_code == 404
+    assert us.post(f"/renewals/opportunities/{theirs['R4']}/calls", {"category": "commit"}).status_code == 404
+    assert us.delete(f"/renewals/views/{view['id']}").status_code == 404
+    # ...and their figures never leak into ours: our forecast is the same with or without them.
+    assert us.get("/renewals/forecast", period="FY2025-Q1").json["periods"][0]["figures"]["due"]["amount"] == "320000.00"

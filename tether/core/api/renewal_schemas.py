@@ -18,7 +18,15 @@ from ..contracts import BOOKING_TYPES
 from ..errors import InvalidFields
 from .app import error_response
 
-MONEY = dict(as_string=True, places=2, allow_none=True, validate=validate.Range(min=0, error="must not be negative"))
+def _not_negative(value: Decimal | None) -> None:
+    # A plain callable, not validate.Range: apispec would print Range's bound of a string
+    # Decimal as a string ("0.00"), which is not valid OpenAPI.
+    if value is not None and value < 0:
+        raise ValidationError("must not be negative")
+
+
+MONEY = dict(as_string=True, places=2, allow_none=True, validate=_not_negative,
+             metadata={"description": "exact amount as a decimal string, not negative"})
 STRICT_LIMIT = validate.Range(1, 1000)
 
 
