@@ -139,3 +139,23 @@ def test_malformed_query_error_body(mode):
         "message": "\nSELECT Id FROM Account WHERE\n                            ^\nERROR at Row:1:Column:29\n"
                    "unexpected token: '<EOF>'",
         "errorCode": "MALFORMED_QUERY"}]
+
+
+def test_headers_on_the_wire(mode):
+    for index in range(2500):
+        mode.org.insert("Account", {"Name": f"A{index:04d}"})
+    sf = mode.client()
+    auth = {"Authorization": f"Bearer {sf.session_id}"}
+    base = f"{mode.org.instance_url}/services/data/v59.0"
+    page = sf.session.get(f"{base}/query", params={"q": "SELECT Id FROM Account"}, headers=auth)
+    assert page.status_code == 200 and page.headers["Content-Type"] == "application/json;charset=UTF-8"
+    assert page.headers["Sforce-Limit-Info"] == "api-usage=1/15000"
+    assert len(page.json()["records"]) == 2000 and page.json()["nextRecordsUrl"].endswith("-2000")
+    job = sf.session.post(f"{base}/jobs/query", headers=auth,
+                          json={"operation": "query", "query": "SELECT Name FROM Account"}).json()
+    results = sf.session.get(f"{base}/jobs/query/{job['id']}/results", params={"maxRecords": 2000}, headers=auth)
+    assert (results.headers["Sforce-NumberOfRecords"], results.headers["Sforce-Locator"]) == ("2000", "MjAwMA")
+    assert results.headers["Content-Type"] == "text/csv" and results.text.count("\n") == 2001
+    expired = sf.session.get(f"{base}/limits", headers={"Authorization": "Bearer expired"})
+    assert (expired.status_code, expired.json()) == (401, [{"message": "Session expired or invalid",
+                                                            "errorCode": "INVALID_SESSION_ID"}])

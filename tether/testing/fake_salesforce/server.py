@@ -69,7 +69,9 @@ class FakeOrgServer:
         self.port = self._server.server_port
         self.org.instance_url = self.instance_url
         self._server.app = self.org.app(self.instance_url, in_process=False)
-        serve = threading.Thread(target=self._server.serve_forever, name="fake-org-https", daemon=True)
+        # A short poll interval keeps stop() quick (tests start and stop many servers).
+        serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                 name="fake-org-https", daemon=True)
         serve.start()
         self._threads.append(serve)
         if self.deliver_outbound_every:
