@@ -243,6 +243,7 @@ class Schema:
 
     def __init__(self, objects: Iterable[ObjectDef] = ()) -> None:
         self._objects: dict[str, ObjectDef] = {}
+        self._by_prefix: dict[str, ObjectDef] = {}
         self._custom_prefix_counter = 0
         for definition in objects:
             self.add_object(definition)
@@ -254,6 +255,7 @@ class Schema:
                 definition.fields = {system.name: system, **definition.fields}
                 definition._index(system)
         self._objects[definition.name.lower()] = definition
+        self._by_prefix.pop(definition.key_prefix, None)
         return definition
 
     def get(self, name: str) -> ObjectDef | None:
@@ -269,7 +271,12 @@ class Schema:
 
     def by_prefix(self, key_prefix: str) -> ObjectDef | None:
         """The object whose ids start with ``key_prefix``."""
-        return next((o for o in self._objects.values() if o.key_prefix == key_prefix), None)
+        found = self._by_prefix.get(key_prefix)
+        if found is None:
+            found = next((o for o in self._objects.values() if o.key_prefix == key_prefix), None)
+            if found is not None:
+                self._by_prefix[key_prefix] = found
+        return found
 
     @property
     def objects(self) -> list[ObjectDef]:

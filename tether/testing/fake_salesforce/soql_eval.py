@@ -117,24 +117,36 @@ class CompiledQuery:
         if not hops:
             return self.table.column(field.name).__getitem__
         store = self.store
-        reference_columns = [self.table.column(hops[0].name)]
-        hop_names = [hop.name for hop in hops[1:]]
+        first = self.table.column(hops[0].name)
+        # Per hop: the target table when the reference has one target (a direct index lookup), or
+        # None for polymorphic references (resolved by key prefix), plus the next column to read.
+        plan = []
+        for position, hop in enumerate(hops):
+            target = store.table(hop.reference_to[0]) if len(hop.reference_to) == 1 else None
+            following = hops[position + 1].name if position + 1 < len(hops) else None
+            plan.append((target, following))
+        name = field.name
 
         def follow(row: int) -> Any:
-            table: Table = self.table
-            value = reference_columns[0][row]
-            for next_hop in [*hop_names, None]:
+            value = first[row]
+            for target, following in plan:
                 if value is None:
                     return None
-                located = store.locate(value)
-                if located is None or located[0].is_deleted(located[1]):
+                if target is not None:
+                    parent = target.row_of.get(value)
+                    if parent is None or parent in target.deleted_at:
+                        return None
+                    table = target
+                else:
+                    located = store.locate(value)
+                    if located is None or located[0].is_deleted(located[1]):
+                        return None
+                    table, parent = located
+                column = table.columns.get(following or name)
+                if column is None:
                     return None
-                table, row = located
-                if next_hop is None:
-                    column = table.columns.get(field.name)
-                    return None if column is None else column[row]
-                value = table.columns[next_hop][row]
-            return None
+                value = column[parent]
+            return value
         return follow
 
     def parent_of(self, hops: Sequence[FieldDef], row: int) -> list[tuple[Table, int] | None]:

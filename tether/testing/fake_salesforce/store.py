@@ -65,7 +65,7 @@ class RecordStore:
         table = self.tables.get(definition.name)
         if table is None:
             table = self.tables[definition.name] = Table(definition)
-        else:
+        elif len(table.columns) != len(definition.fields):
             table.sync_columns()
         return table
 

@@ -118,7 +118,10 @@ class FakeOrgApp:
         try:
             endpoint, args = self.url_map.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed) as exc:
-            return self._not_routed(exc, bulk_v1)
+            response = self._not_routed(exc, bulk_v1)
+            if request.path.startswith("/services/data/"):
+                response.headers["Sforce-Limit-Info"] = self.org.limits.header()
+            return response
         version = args.pop("version", "")
         if endpoint in _PUBLIC:
             return self._public(endpoint, request, version)
