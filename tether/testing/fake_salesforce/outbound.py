@@ -157,7 +157,10 @@ class OutboundMessenger:
                 continue
             if rule.trigger == "created" and change.kind != "create":
                 continue
-            table, row = self._org.store.locate(change.record_id)
+            located = self._org.store.locate(change.record_id)
+            if located is None:
+                continue
+            table, row = located
             record = table.record(row)
             if rule._matcher is not None and not rule._matcher(record):
                 continue
