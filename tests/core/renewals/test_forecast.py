@@ -121,3 +121,15 @@ def test_bad_requests_name_what_is_wrong(book):
     with pytest.raises(Exception) as caught:
         analytics.forecast(book, Selection.parse(period="2025-13"), today=TODAY)
     assert "month 13" in str(caught.value)
+
+
+def test_a_range_of_periods_and_one_rollup_for_everything(book):
+    result = analytics.figures(book, Selection.parse(period="FY2025-Q1..FY2025-Q2"), today=TODAY)
+    [forecast] = result["forecast"]
+    assert forecast["period"]["label"] == "FY2025-Q1..FY2025-Q2"
+    assert forecast["figures"]["due"]["amount"] == 380 * K
+    [metrics] = result["metrics"]
+    assert metrics["families"]["renewal_cohort"]["figures"]["renewals_due"] == 380 * K
+    with pytest.raises(Exception) as caught:
+        analytics.forecast(book, Selection.parse(period="FY2025..FY2024"), today=TODAY)
+    assert "ends before it starts" in str(caught.value)

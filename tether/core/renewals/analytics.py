@@ -116,6 +116,12 @@ def metrics(tenant: "TenantContext", selection: Selection, *, families: Sequence
     return _run(tenant, selection, today, session, kind="metrics", families=families)
 
 
+def figures(tenant: "TenantContext", selection: Selection, *, today: dt.date | None = None,
+            session: Session | None = None) -> dict[str, Any]:
+    """Forecast and both metric families from one rollup (what a dashboard shows at once)."""
+    return _run(tenant, selection, today, session, kind="both", families=tuple(FAMILIES))
+
+
 def _run(tenant, selection, today, session, *, kind: str, families: Sequence[str] = ()) -> dict[str, Any]:
     if session is None:
         with tenant.session() as own:
@@ -124,13 +130,16 @@ def _run(tenant, selection, today, session, *, kind: str, families: Sequence[str
     config = load_config(tenant, session)
     periods = selection.resolve(config, today)
     rollup = build_rollup(session, tenant.id, config, selection, periods,
-                          arr_window=kind == "metrics" and "arr_cohort" in families)
+                          arr_window=kind != "forecast" and "arr_cohort" in families)
     if periods is None:
         periods = periods_with_data(rollup, config, selection.grain)
     breakdown = selection.dimension is not None
     result = _context(tenant, config, selection, today)
     if kind == "forecast":
         result["periods"] = forecast_periods(rollup, periods, breakdown=breakdown)
-    else:
+    elif kind == "metrics":
         result["periods"] = metric_periods(rollup, periods, families=families, breakdown=breakdown)
+    else:
+        result["forecast"] = forecast_periods(rollup, periods, breakdown=breakdown)
+        result["metrics"] = metric_periods(rollup, periods, families=families, breakdown=breakdown)
     return result

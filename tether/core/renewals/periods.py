@@ -8,7 +8,8 @@ Q1 starts in the fiscal start month.
 Periods are half-open ``[start, end)`` date ranges. Spellings accepted by :func:`parse_period`:
 ``2025-03`` (month), ``FY2025`` (fiscal year), ``FY2025-Q2`` or ``2025-Q2`` (fiscal
 quarter), and relative ones: ``current_month``, ``next_quarter``, ``previous_fiscal_year``,
-``current_quarter+2``, ``current_quarter-1`` ...
+``current_quarter+2``, ``current_quarter-1`` ... Two spellings joined by ``..`` make a range
+from the start of the first to the end of the second (``FY2022..FY2025``, ``2024-01..2024-06``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Iterator
 from ..errors import DomainError
 
 GRAINS = ("month", "quarter", "fiscal_year")
+RANGE = "range"
 _GRAIN_MONTHS = {"month": 1, "quarter": 3, "fiscal_year": 12}
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -28,8 +30,9 @@ _FISCAL_YEAR = re.compile(r"^FY(\d{4})$", re.IGNORECASE)
 _QUARTER = re.compile(r"^(?:FY)?(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _RELATIVE = re.compile(r"^(previous|current|next)_(month|quarter|fiscal_year)(?:([+-])(\d{1,3}))?$")
 
-PERIOD_HELP = ("use a month (2025-03), a fiscal quarter (FY2025-Q2), a fiscal year (FY2025), or a relative "
-               "period such as current_quarter, next_quarter, previous_month or current_quarter+2")
+PERIOD_HELP = ("use a month (2025-03), a fiscal quarter (FY2025-Q2), a fiscal year (FY2025), a relative "
+               "period such as current_quarter, next_quarter, previous_month or current_quarter+2, or a range "
+               "of two of them joined by '..' (FY2024..FY2025)")
 
 
 def month_index(day: dt.date) -> int:
@@ -124,6 +127,11 @@ class FiscalCalendar:
 
     def shifted(self, period: Period, steps: int) -> Period:
         """The period ``steps`` periods of the same grain after (or before) ``period``."""
+        if steps == 0:
+            return period
+        if period.grain == RANGE:
+            first = period.first_month + steps * period.months
+            return Period(first, period.months, RANGE, f"{month_start(first):%Y-%m}..{month_start(first + period.months - 1):%Y-%m}")
         return self.containing(month_start(period.first_month + steps * period.months), period.grain)
 
     def series(self, period: Period, before: int = 0, after: int = 0) -> list[Period]:
@@ -151,6 +159,13 @@ def _check_grain(grain: str) -> None:
 def parse_period(text: str, calendar: FiscalCalendar, today: dt.date) -> Period:
     """Read a period spelling (see the module docstring); ``today`` anchors relative ones."""
     value = (text or "").strip()
+    if ".." in value:
+        first_text, _, last_text = value.partition("..")
+        first, last = parse_period(first_text, calendar, today), parse_period(last_text, calendar, today)
+        if last.first_month + last.months <= first.first_month:
+            raise DomainError(f"period {text!r} ends before it starts", field="period", hint=PERIOD_HELP)
+        months = last.first_month + last.months - first.first_month
+        return Period(first.first_month, months, RANGE, f"{first.label}..{last.label}")
     match = _RELATIVE.match(value.lower())
     if match:
         which, grain, sign, steps = match.groups()
