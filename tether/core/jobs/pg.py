@@ -105,14 +105,16 @@ class ProcrastinateEngine:
             engine._run(context, **kwargs)
 
         @app.periodic(cron=f"* * * * * */{self.tick_seconds}", periodic_id="tick")
-        @app.task(name=TICK_TASK, lock="tether:tick", queueing_lock="tether:tick")
+        # No lock: a tick stuck on a dead worker must not hold up the next one (see _tick).
+        @app.task(name=TICK_TASK, queueing_lock="tether:tick")
         async def tick(timestamp: int) -> None:
             await engine.tick(timestamp)
 
         stall_every = max(1, min(59, int(self.stall_seconds // 3) or 1))
 
         @app.periodic(cron=f"* * * * * */{stall_every}", periodic_id="stalled")
-        @app.task(name=STALLED_TASK, lock="tether:stalled", queueing_lock="tether:stalled")
+        # No lock either: if the worker running it dies, the next one must still run.
+        @app.task(name=STALLED_TASK, queueing_lock="tether:stalled")
         async def retry_stalled(timestamp: int) -> None:
             await engine.retry_stalled()
 
@@ -198,21 +200,38 @@ class ProcrastinateEngine:
     async def tick(self, timestamp: int | None = None) -> int:
         """Defer every due schedule once per fire time; returns how many fire times it handled."""
         await asyncio.to_thread(self.refresh_schedules)
-        due = await asyncio.to_thread(self._due_schedules)
+        return await asyncio.to_thread(self._tick, asyncio.get_running_loop())
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> int:
+        """Handle each due schedule under its row lock (in a thread; defers run on ``loop``).
+
+        Ticks may overlap (one stalled on a dead worker holds nothing), so each schedule is
+        taken with ``FOR UPDATE SKIP LOCKED`` and only while its ``next_run_at`` is the one
+        read: whoever takes it fires it and moves it on, and nobody fires that time again.
+        """
+        table = JobSchedule.__table__
         handled = 0
-        for row_id, old_next, schedule_row in due:
-            schedule = to_schedule(schedule_row)
-            trigger = schedule.trigger()
-            now = utcnow()
-            if old_next is None:
-                await asyncio.to_thread(self._advance, row_id, None, next_fire(trigger, now), None)
-                continue
-            fire_at, missed = latest_fire(trigger, old_next, now)
-            if missed > 1:
-                log.info("%s: %d missed firings run once", schedule.key, missed)
-            await self._defer_fire(schedule, fire_at)
-            await asyncio.to_thread(self._advance, row_id, old_next, next_fire(trigger, now), fire_at)
-            handled += 1
+        for row_id, old_next in self._due_schedules():
+            with self.store.engine.connect() as connection:
+                condition = table.c.next_run_at.is_(None) if old_next is None else table.c.next_run_at == old_next
+                row = connection.execute(select(table).where(table.c.id == row_id, condition, table.c.paused.is_(False))
+                                         .with_for_update(skip_locked=True)).mappings().first()
+                if row is None:
+                    connection.rollback()
+                    continue
+                schedule = to_schedule(JobSchedule(**{k: row[k] for k in row.keys()}))
+                trigger = schedule.trigger()
+                now = utcnow()
+                values: dict[str, Any] = {"next_run_at": next_fire(trigger, now), "updated_at": table.c.updated_at}
+                if old_next is not None:
+                    fire_at, missed = latest_fire(trigger, old_next, now)
+                    if missed > 1:
+                        log.info("%s: %d missed firings run once", schedule.key, missed)
+                    asyncio.run_coroutine_threadsafe(self._defer_fire(schedule, fire_at), loop).result()
+                    values["last_fired_for"] = fire_at
+                    handled += 1
+                connection.execute(update(table).where(table.c.id == row_id).values(**values))
+                connection.commit()
         return handled
 
     async def _defer_fire(self, schedule, fire_at: dt.datetime) -> None:
@@ -227,25 +246,15 @@ class ProcrastinateEngine:
         except AlreadyEnqueued:
             pass  # a run of this schedule still waits: this firing collapses into it
 
-    def _due_schedules(self) -> list[tuple[int, dt.datetime | None, JobSchedule]]:
-        now = utcnow()
-        with self.store.admin_session() as session:
-            rows = session.scalars(
-                select(JobSchedule)
-                .where(JobSchedule.enabled.is_(True), JobSchedule.paused.is_(False),
-                       (JobSchedule.next_run_at.is_(None)) | (JobSchedule.next_run_at <= now))
-                .order_by(JobSchedule.next_run_at.nulls_first(), JobSchedule.id).limit(TICK_BATCH)).all()
-            return [(row.id, row.next_run_at, row) for row in rows]
-
-    def _advance(self, row_id: int, old_next: dt.datetime | None, new_next: dt.datetime | None,
-                 fired_for: dt.datetime | None) -> None:
+    def _due_schedules(self) -> list[tuple[int, dt.datetime | None]]:
         table = JobSchedule.__table__
-        condition = table.c.next_run_at.is_(None) if old_next is None else table.c.next_run_at == old_next
-        values: dict[str, Any] = {"next_run_at": new_next, "updated_at": table.c.updated_at}
-        if fired_for is not None:
-            values["last_fired_for"] = fired_for
-        with self.store.engine.begin() as connection:
-            connection.execute(update(table).where(table.c.id == row_id, condition).values(**values))
+        now = utcnow()
+        with self.store.engine.connect() as connection:
+            return [(row.id, row.next_run_at) for row in connection.execute(
+                select(table.c.id, table.c.next_run_at)
+                .where(table.c.enabled.is_(True), table.c.paused.is_(False),
+                       table.c.next_run_at.is_(None) | (table.c.next_run_at <= now))
+                .order_by(table.c.next_run_at.nulls_first(), table.c.id).limit(TICK_BATCH))]
 
     def refresh_schedules(self, *, force: bool = False) -> bool:
         """Recompute tenants' schedules when a tenant or plugin changed; True if it did."""
@@ -253,7 +262,7 @@ class ProcrastinateEngine:
         if not force and fingerprint == self._fingerprint:
             return False
         with self.store.engine.connect() as connection:
-            # One refresher at a time across workers (the tick is serialised already; the CLI is not).
+            # One refresher at a time across workers and ticks.
             locked = connection.exec_driver_sql("SELECT pg_try_advisory_lock(hashtext('tether.refresh'))").scalar()
             if not locked:
                 return False
@@ -266,24 +275,41 @@ class ProcrastinateEngine:
         return True
 
     async def retry_stalled(self) -> int:
+        from procrastinate.exceptions import ConnectorException, UniqueViolation
+        from procrastinate.jobs import Status
+
         manager = self.app.job_manager
         stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.stall_seconds)
         for job in stalled:
-            log.warning("job %s (%s) was running on a worker that stopped; retrying it", job.id, job.task_name)
-            await manager.retry_job(job)
+            try:
+                await manager.retry_job(job)
+                log.warning("job %s (%s) was running on a worker that stopped; retrying it", job.id, job.task_name)
+            except UniqueViolation:
+                # The same job was queued again meanwhile; that run does this one's work.
+                await manager.finish_job_by_id_async(job.id, status=Status.ABORTED, delete_job=False)
+                log.warning("job %s (%s) was running on a worker that stopped; an identical job waits, "
+                            "so it is not retried", job.id, job.task_name)
+            except ConnectorException as exc:  # another worker's check got to it first
+                log.debug("stalled job %s already handled: %s", job.id, exc)
         await manager.prune_stalled_workers(self.stall_seconds)
         return len(stalled)
 
     # -- workers --------------------------------------------------------------------------------
 
-    def run_worker(self, *, concurrency: int = 4, name: str | None = None, wait: bool = True) -> None:
-        """Run a worker in this process until SIGINT/SIGTERM (or, without ``wait``, until idle)."""
+    def run_worker(self, *, concurrency: int = 4, name: str | None = None, wait: bool = True,
+                   keep_succeeded: bool = False) -> None:
+        """Run a worker in this process until SIGINT/SIGTERM (or, without ``wait``, until idle).
+
+        Succeeded jobs are deleted as they finish (their runs are in ``job_runs``) unless
+        ``keep_succeeded``; failed ones are kept a week.
+        """
         ensure_schema(self.store)
         self.refresh_schedules(force=True)
         listeners = getattr(self.runtime, "inbox_listeners", None)
         if listeners is not None and self._on_inbox not in listeners:
             listeners.append(self._on_inbox)
-        self.app.run_worker(concurrency=concurrency, name=name or "tether", wait=wait, delete_jobs="successful",
+        self.app.run_worker(concurrency=concurrency, name=name or "tether", wait=wait,
+                            delete_jobs="never" if keep_succeeded else "successful",
                             update_heartbeat_interval=self.heartbeat_seconds,
                             stalled_worker_timeout=self.stall_seconds, fetch_job_polling_interval=1.0,
                             additional_context={})

@@ -18,7 +18,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from .. import metrics
@@ -172,20 +172,19 @@ def _start_run(runtime: "Runtime", request: JobRequest, *, attempt: int, engine:
 
 
 def _finish_run(runtime: "Runtime", tenant_id: str, run_id: int, outcome: Outcome) -> None:
+    counters = {key: outcome.details[key] for key in ("records_read", "records_applied", "records_deleted", "api_calls")
+                if isinstance(outcome.details.get(key), int)}
+    extra = {k: v for k, v in outcome.details.items() if k not in counters}
+    if outcome.retry:
+        extra["will_retry"] = True
+    table = JobRun.__table__
+    values: dict[str, Any] = {"status": outcome.status, "finished_at": utcnow(), "error": outcome.error, **counters}
     try:
-        with runtime.store.tenant_transaction(tenant_id) as session:
-            run = session.get(JobRun, run_id)
-            if run is None:
-                return
-            run.status = outcome.status
-            run.finished_at = utcnow()
-            run.error = outcome.error
-            for key in ("records_read", "records_applied", "records_deleted", "api_calls"):
-                if isinstance(outcome.details.get(key), int):
-                    setattr(run, key, outcome.details[key])
-            run.details = {**(run.details or {}), **{k: v for k, v in outcome.details.items()
-                                                     if k not in ("records_read", "records_applied",
-                                                                  "records_deleted", "api_calls")},
-                           **({"will_retry": True} if outcome.retry else {})}
+        with runtime.store.engine.begin() as connection:
+            if extra:
+                details = connection.execute(select(table.c.details).where(
+                    table.c.id == run_id, table.c.tenant_id == tenant_id)).scalar() or {}
+                values["details"] = {**details, **extra}
+            connection.execute(update(table).where(table.c.id == run_id, table.c.tenant_id == tenant_id).values(**values))
     except Exception:  # the job's own work is committed; losing its run row must not undo that
         log.exception("could not record the end of run %s of tenant %s", run_id, tenant_id)
