@@ -89,9 +89,10 @@ def _check_secret(tenant, config: dict[str, Any], request) -> None:
         raise WebhookError("the webhook secret is wrong", status=401)
 
 
-def _check_org(config: dict[str, Any], message: om.OutboundMessage) -> None:
-    expected = config.get("organization_id")
-    if not expected or secrets.is_reference(expected):
+def _check_org(tenant, config: dict[str, Any], message: om.OutboundMessage) -> None:
+    expected = secrets.resolve(config.get("organization_id"),
+                               where=f"tenant {tenant.id}: plugins.salesforce.config.organization_id")
+    if not expected:
         raise WebhookError("this tenant has no organization_id configured, so no org's messages are accepted", status=403)
     if om.org_id_15(message.organization_id) != om.org_id_15(str(expected)):
         raise WebhookError(f"OrganizationId {message.organization_id} is not this tenant's org", status=403)
@@ -115,7 +116,7 @@ def outbound_message(tenant, request) -> Response:
         message = om.parse(body)
     except om.MalformedMessage as exc:
         raise WebhookError(str(exc), status=400) from None
-    _check_org(config, message)
+    _check_org(tenant, config, message)
     synced = set(tenant.host.require(CONNECTOR).manifest.reads)
     for notification in message.notifications:
         if notification.object_name not in synced:
