@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import DBAPIError
 
 from tether.core.contracts import WebhookReceiver
-from tether.core.errors import StoreUnavailable, TenantNotFound, WebhookError
+from tether.core.errors import StoreUnavailable, TenantNotFound, TetherError, WebhookError
 from tether.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -60,5 +60,9 @@ def build_webhook_blueprint(runtime: Runtime, receivers: list[WebhookReceiver]) 
         except (StoreUnavailable, DBAPIError) as exc:
             log.error("webhook %s/%s/%s: store unavailable: %s", tenant, plugin, path, type(exc).__name__)
             return _plain_error(receiver, WebhookError("the store is unavailable; retry later", status=503))
+        except TetherError as exc:
+            # Our side is misconfigured (a missing secret, say): the sender should retry later.
+            log.error("webhook %s/%s/%s failed: %s", tenant, plugin, path, exc.one_line())
+            return _plain_error(receiver, WebhookError("the receiver is misconfigured; retry later", status=503))
 
     return blueprint
