@@ -3,8 +3,7 @@
 1. **Hard deletes.** A record purged from the source's recycle bin (or deleted longer
    ago than ``queryAll`` remembers) never shows up as deleted. Reconcile reads the
    source's full id set and marks every live local row the source no longer has as
-   deleted, through the sync engine's applier (so plugins hear of it, and nothing is
-   captured for pushing back). Rows written locally since the read began are left for the
+   deleted (plugins hear of it; nothing is captured for pushing back). Rows written locally since the read began are left for the
    next reconcile, and a run that would delete more than ``max_delete_share`` of the
    rows stops instead: an empty id set usually means the integration user lost access,
    not that the customer base vanished.
@@ -20,7 +19,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..connectors import ReadRequest
 from ..contracts import ChangeSet
@@ -124,16 +123,19 @@ def _detect_hard_deletes(tenant: "TenantContext", spec, connector_name: str, map
                  f"`tether jobs run {tenant.id} reconcile --object {plan.object_name} --arg max_delete_share=1`")
     if not missing:
         return
-    from ..sync.apply import Row
-
-    applier = plan.applier_class(tenant.store.dialect, tenant.id, connector_name, plan.targets)
+    # One guarded UPDATE per chunk: the row must still be live and still unchanged since the read.
+    table = model.__table__
+    now = utcnow()
     deleted: list[int] = []
-    for start in range(0, len(missing), 1000):
-        chunk = missing[start:start + 1000]
+    for start in range(0, len(missing), 900):
+        chunk = missing[start:start + 900]
         with tenant.transaction() as session:
             session.info[APPLYING_SYNC] = True
-            outcome = applier.apply(session, [Row(external_id=eid, modstamp=None, deleted=True) for eid in chunk])
-            deleted.extend(outcome.deleted)
+            deleted += session.connection().execute(
+                update(table).where(table.c.tenant_id == tenant.id, table.c.external_source == connector_name,
+                                    table.c.external_id.in_(chunk), table.c.is_deleted.is_(False),
+                                    table.c.updated_at < settled_before)
+                .values(is_deleted=True, deleted_at=now, updated_at=now).returning(table.c.id)).scalars().all()
     result.records_deleted += len(deleted)
     log.info("reconcile %s %s %s: %d hard-deleted record(s) marked deleted", tenant.id, connector_name,
              plan.object_name, len(deleted))

@@ -98,8 +98,8 @@ def execute(runtime: "Runtime", request: JobRequest, *, attempt: int = 1, max_at
     metrics.JOB_DURATION.labels(request.job).observe(elapsed)
     _count_records(request.job, outcome.details)
     if outcome.status == "failed":
-        log.warning("%s %s after %.1fs (attempt %d): %s", request.describe(),
-                    "will be retried" if outcome.retry else "failed", elapsed, attempt, outcome.error)
+        log.warning("%s failed after %.1fs (attempt %d of %d%s): %s", request.describe(), elapsed, attempt,
+                    max_attempts, ", will be retried" if outcome.retry else "", outcome.error)
     else:
         log.info("%s %s in %.2fs", request.describe(), outcome.status, elapsed)
     return outcome
@@ -113,7 +113,7 @@ def _from_result(result: Any) -> Outcome:
         if item is None:
             continue
         data = item if isinstance(item, dict) else {k: getattr(item, k) for k in (
-            "status", "error", "records_read", "records_applied", "records_deleted", "api_calls", "run_id")
+            "status", "error", "records_read", "records_applied", "records_deleted", "api_calls", "run_id", "details")
             if hasattr(item, k)}
         status = data.get("status")
         if status:
