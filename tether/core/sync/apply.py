@@ -1,8 +1,9 @@
 """Applying a page of source records to tether's tables, set-based.
 
 One page is a handful of statements whatever its size: a select of the rows it touches,
-one ``INSERT ... ON CONFLICT DO UPDATE`` (executemany) keyed on (tenant_id,
-external_source, external_id), one update for deletions, and bulk link fix-ups. A row
+multi-row ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statements keyed on
+(tenant_id, external_source, external_id) (see :mod:`.upsert`), one update for
+deletions, and bulk link fix-ups. A row
 whose stored ``source_modstamp`` is newer than the incoming one changes nothing (in
 Python, and again in the statement's WHERE so a concurrent webhook apply cannot be
 overwritten by an older page); the same stamp changes nothing either, except in a full
@@ -17,15 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..errors import DomainError
 from ..store.models import Company, Opportunity, Relationship, RelationshipType
 from ..store.types import utcnow
+from .upsert import UpsertWriter
 
 # Columns the engine owns; a mapping may not target them.
 ENGINE_COLUMNS = frozenset({
@@ -33,6 +36,11 @@ ENGINE_COLUMNS = frozenset({
     "created_at", "updated_at", "attributes", "parent_id", "company_id", "relationship_id",
 })
 ATTRIBUTE_PREFIX = "attributes."
+# The engine writes these on every upsert, ahead of the mapped columns.
+ENGINE_WRITTEN = ("tenant_id", "external_source", "external_id", "source_modstamp", "is_deleted", "deleted_at",
+                  "created_at", "updated_at", "attributes")
+# Shared by every row of a mapping without attributes (never mutated), so it converts once.
+_NO_ATTRIBUTES: dict[str, Any] = {}
 # SQLite's default limit on bound parameters is 32766; stay well inside it.
 IN_CHUNK = 900
 
@@ -87,7 +95,13 @@ class EntityApplier:
         self._defaults = {c.name: c.default.arg for c in self.table.columns
                           if c.name in self.columns and not c.nullable and c.default is not None
                           and c.default.is_scalar}
-        self._upsert = self._build_upsert()
+        # NOT NULL columns the mapping does not write get their ORM default on insert.
+        self._extra = [c for c in self.table.columns if not c.nullable and not c.primary_key
+                       and c.server_default is None and c.default is not None
+                       and c.name not in self.columns and c.name not in ENGINE_WRITTEN]
+        self._getter = itemgetter(*self.columns) if len(self.columns) > 1 else (
+            (lambda values, _name=self.columns[0]: (values[_name],)) if self.columns else (lambda values: ()))
+        self.writer: UpsertWriter | None = None
 
     # -- configuration checks -------------------------------------------------------------
 
@@ -113,29 +127,6 @@ class EntityApplier:
         return ()
 
     # -- statements -------------------------------------------------------------------------
-
-    def _insert(self):
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(self.table)
-
-    def _build_upsert(self):
-        table = self.table
-        statement = self._insert()
-        excluded = statement.excluded
-        assignments: dict[str, Any] = {name: excluded[name] for name in self.columns}
-        assignments.update(source_modstamp=excluded.source_modstamp, is_deleted=excluded.is_deleted,
-                           deleted_at=excluded.deleted_at, updated_at=excluded.updated_at)
-        if self.attribute_keys:
-            if self.dialect == "postgresql":
-                assignments["attributes"] = table.c.attributes.op("||")(excluded.attributes)
-            else:
-                assignments["attributes"] = func.json_patch(table.c.attributes, excluded.attributes)
-        newer = (excluded.source_modstamp >= table.c.source_modstamp if self.full_reload
-                 else excluded.source_modstamp > table.c.source_modstamp)
-        return statement.on_conflict_do_update(
-            index_elements=[table.c.tenant_id, table.c.external_source, table.c.external_id],
-            set_=assignments,
-            where=or_(table.c.source_modstamp.is_(None), excluded.source_modstamp.is_(None), newer),
-        ).returning(table.c.id, table.c.external_id)
 
     # -- applying -------------------------------------------------------------------------
 
@@ -189,32 +180,47 @@ class EntityApplier:
                 found[external_id] = (local_id, stamp, deleted)
         return found
 
-    def _params(self, row: Row, now: dt.datetime) -> dict[str, Any]:
-        params = {"tenant_id": self.tenant_id, "external_source": self.source, "external_id": row.external_id,
-                  "source_modstamp": row.modstamp, "is_deleted": False, "deleted_at": None,
-                  "created_at": now, "updated_at": now}
-        values = row.values
-        for name in self.columns:
-            value = values.get(name)
-            if value is None:
+    def _writer(self, session: Session) -> UpsertWriter:
+        if self.writer is None:
+            columns = [*ENGINE_WRITTEN, *self.columns, *(c.name for c in self._extra)]
+            self.writer = UpsertWriter(session.get_bind().dialect, self.table, columns,
+                                       merge_attributes=bool(self.attribute_keys), full_reload=self.full_reload)
+        return self.writer
+
+    def _tuples(self, rows: Sequence[Row], now: dt.datetime) -> list[tuple[Any, ...]]:
+        """One tuple per row in the writer's column order."""
+        getter, keys, tenant, source = self._getter, self.attribute_keys, self.tenant_id, self.source
+        extra = tuple(c.default.arg if c.default.is_scalar else c.default.arg(None) for c in self._extra)
+        checked = bool(self._defaults or self._required)
+        tuples = []
+        for row in rows:
+            values = getter(row.values)
+            if checked and None in values:
+                values = self._fill_defaults(row, values)
+            attributes = {key: row.values.get(ATTRIBUTE_PREFIX + key) for key in keys} if keys else _NO_ATTRIBUTES
+            tuples.append((tenant, source, row.external_id, row.modstamp, False, None, now, now, attributes)
+                          + values + extra)
+        return tuples
+
+    def _fill_defaults(self, row: Row, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        filled = list(values)
+        for index, name in enumerate(self.columns):
+            if filled[index] is None:
                 if name in self._defaults:
-                    value = self._defaults[name]
+                    filled[index] = self._defaults[name]
                 elif name in self._required:
                     raise DomainError(
                         f"{self.entity} {row.external_id}: required field {name!r} has no value",
                         field=name, hint=f"map a source field that is always set to {name!r}")
-            params[name] = value
-        if self.attribute_keys:
-            params["attributes"] = {key: values.get(ATTRIBUTE_PREFIX + key) for key in self.attribute_keys}
-        else:
-            params["attributes"] = {}
-        return params
+        return tuple(filled)
 
     def _upsert_rows(self, session: Session, rows: Sequence[Row]) -> dict[str, int]:
-        now = utcnow()
-        params = [self._params(row, now) for row in rows]
-        result = session.execute(self._upsert, params)
-        return {external_id: local_id for local_id, external_id in result}
+        writer = self._writer(session)
+        cursor = session.connection().connection.cursor()
+        try:
+            return writer.write(cursor, self._tuples(rows, utcnow()))
+        finally:
+            cursor.close()
 
     def _delete_rows(self, session: Session, deletes: Sequence[tuple[Row, int]]) -> list[int]:
         table = self.table

@@ -15,7 +15,7 @@ from ..connectors import Catalog, ObjectSchema, Page
 from ..contracts import ObjectMapping
 from ..errors import DomainError, PermanentConnectorError
 from .apply import EntityApplier, Row, applier_for
-from .coerce import CoercionError, coerce, converter
+from .coerce import CoercionError, coerce, converter, to_datetime
 from .mappings import inbound_fields
 
 if TYPE_CHECKING:
@@ -30,6 +30,11 @@ class ObjectPlan:
     applier_class: type[EntityApplier]
     converters: list[tuple[str, str, Callable[[Any], Any], str]]
     classify_bookings: bool = False
+    mapper: Callable[[dict[str, Any]], dict[str, Any]] = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.mapper is None:
+            self.mapper = compile_mapper(self.converters)
 
     @property
     def object_name(self) -> str:
@@ -78,6 +83,32 @@ def build_plan(tenant: "TenantContext", connector: str, mapping: ObjectMapping, 
                       converters=converters, classify_bookings=classify)
 
 
+# Types whose converter returns a non-empty string unchanged: the mapper skips the call.
+_TEXT_TYPES = frozenset({"string", "text", "picklist", "reference", "id"})
+
+
+def compile_mapper(converters: list[tuple[str, str, Callable[[Any], Any], str]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function ``raw → {target: value}`` for these converters.
+
+    This runs once per record of every sync, so it is generated as one dict display (the
+    way :mod:`dataclasses` generates ``__init__``) instead of looping over the fields:
+    no per-field loop, and text values that are already strings skip their converter.
+    Field names enter the code only through ``repr``.
+    """
+    namespace: dict[str, Any] = {}
+    entries = []
+    for index, (source, target, convert, type_name) in enumerate(converters):
+        namespace[f"c{index}"] = convert
+        if type_name in _TEXT_TYPES:
+            entries.append(f"{target!r}: v{index} if (v{index} := get({source!r})).__class__ is str and v{index} "
+                           f"else c{index}(v{index})")
+        else:
+            entries.append(f"{target!r}: c{index}(get({source!r}))")
+    code = "def map_record(raw):\n    get = raw.get\n    return {" + ", ".join(entries) + "}\n"
+    exec(compile(code, "<tether.sync mapper>", "exec"), namespace)  # noqa: S102 - code built from repr() only
+    return namespace["map_record"]
+
+
 def page_rows(tenant: "TenantContext", plan: ObjectPlan, page: Page) -> list[Row]:
     """Map, coerce and pass a page through the plugins' hooks; deletions come out as deleted rows."""
     pk = plan.schema.primary_key
@@ -86,16 +117,17 @@ def page_rows(tenant: "TenantContext", plan: ObjectPlan, page: Page) -> list[Row
     live: list[dict[str, Any]] = []
     rows: list[Row] = []
     seen: set[str] = set()
-    converters = plan.converters
+    mapper = plan.mapper
+    to_stamp = to_datetime
     try:
         for raw in page.records:
             record_id = raw[pk]
             seen.add(record_id)
-            stamp = coerce(stamp_field, "datetime", raw.get(stamp_field)) if stamp_field else None
+            stamp = to_stamp(raw.get(stamp_field)) if stamp_field else None
             if record_id in deleted_ids:
                 rows.append(Row(external_id=record_id, modstamp=stamp, deleted=True))
                 continue
-            mapped = {target: convert(raw.get(source)) for source, target, convert, _ in converters}
+            mapped = mapper(raw)
             mapped["_source"] = raw
             mapped["_external_id"] = record_id
             mapped["_modstamp"] = stamp
@@ -112,10 +144,11 @@ def page_rows(tenant: "TenantContext", plan: ObjectPlan, page: Page) -> list[Row
     live = [record for record in live if not record.get("_skip")]
     if plan.classify_bookings and live:
         bookings = tenant.hooks.tether_booking_types(records=live)
-        if bookings is not None:
-            _aligned("tether_booking_types", bookings, live)
-            for record, booking in zip(live, bookings):
-                record["booking_type"] = booking
+        if bookings is None:
+            bookings = [None] * len(live)  # every classifier deferred: the type stays unset
+        _aligned("tether_booking_types", bookings, live)
+        for record, booking in zip(live, bookings):
+            record["booking_type"] = booking
     assignments = None
     if plan.entity == "opportunity" and live:
         assignments = tenant.hooks.tether_assign_relationships(entity=plan.entity, records=live)

@@ -62,12 +62,30 @@ class BookingRules:
         ]
 
     def classify(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]:
-        return [self._one(record) for record in records]
+        fields = list(dict.fromkeys(field for _, conditions, _ in self.rules for field in conditions))
+        texts: dict[Any, str] = {}  # the same few values (Type, flags) repeat on every page
+        results: list[str | None] = []
+        for record in records:
+            source = record.get("_source") or {}
+            values = {}
+            for field in fields:
+                value = _value(record, source, field)
+                try:
+                    text = texts.get(value)
+                    if text is None:
+                        text = texts[value] = _text(value)
+                except TypeError:
+                    text = _text(value)
+                values[field] = text
+            results.append(self._first_match(record, values))
+        return results
 
-    def _one(self, record: Mapping[str, Any]) -> str | None:
-        source = record.get("_source") or {}
+    def _first_match(self, record: Mapping[str, Any], values: Mapping[str, str]) -> str | None:
         for booking_type, conditions, split in self.rules:
-            if all(_text(_value(record, source, field)) in accepted for field, accepted in conditions.items()):
+            for field, accepted in conditions.items():
+                if values[field] not in accepted:
+                    break
+            else:
                 return _split(record) if split and booking_type == "renewal" else booking_type
         return None
 

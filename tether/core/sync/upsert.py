@@ -1,0 +1,115 @@
+"""The hot statement of an inbound sync: a multi-row ``INSERT ... ON CONFLICT DO UPDATE
+... RETURNING``, written for SQLite and PostgreSQL alike and run on the session's own
+DBAPI connection (inside the page's transaction).
+
+Going below SQLAlchemy's executemany here matters: per row it would build a dict, run
+every column's bind processor and (for RETURNING) re-assemble batches. This writer
+builds tuples, runs the *same* bind processors (so values are stored exactly as the ORM
+stores them: Money as cents, UTC datetimes, JSON) only on columns that need one, and
+sends as many rows per statement as the database's parameter limit allows.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
+
+# Bound parameters per statement: SQLite's default limit is 32766, PostgreSQL's 65535.
+MAX_PARAMETERS = {"sqlite": 32_000, "postgresql": 60_000}
+MAX_ROWS_PER_STATEMENT = 1000
+KEY = ("tenant_id", "external_source", "external_id")
+_MISSING = object()
+_MEMO_LIMIT = 50_000
+
+
+class UpsertWriter:
+    """``write(cursor, rows)`` upserts tuples in ``columns`` order; returns {external_id: id}
+    of the rows inserted or changed (rows the stamp rule kept are not returned)."""
+
+    def __init__(self, dialect: Dialect, table: Table, columns: Sequence[str], *, merge_attributes: bool,
+                 full_reload: bool) -> None:
+        self.dialect_name = dialect.name
+        self.table = table
+        self.columns = list(columns)
+        self.processors: list[tuple[int, Callable[[Any], Any]]] = []
+        for index, name in enumerate(self.columns):
+            processor = table.c[name].type._cached_bind_processor(dialect)
+            if processor is not None:
+                self.processors.append((index, processor))
+        placeholder = "?" if dialect.name == "sqlite" else "%s"
+        self._row_placeholders = "(" + ", ".join([placeholder] * len(self.columns)) + ")"
+        limit = MAX_PARAMETERS.get(dialect.name, 30_000)
+        self.rows_per_statement = max(1, min(MAX_ROWS_PER_STATEMENT, limit // len(self.columns)))
+        name = table.name
+        updates = []
+        for column in self.columns:
+            if column in KEY or column == "created_at":
+                continue
+            if column == "attributes" and merge_attributes:
+                merged = (f"{name}.attributes || excluded.attributes" if dialect.name == "postgresql"
+                          else f"json_patch({name}.attributes, excluded.attributes)")
+                updates.append(f"attributes = {merged}")
+            elif column == "attributes":
+                continue  # attributes belong to tether unless the mapping writes some
+            else:
+                updates.append(f"{column} = excluded.{column}")
+        newer = ">=" if full_reload else ">"
+        self._head = f"INSERT INTO {name} ({', '.join(self.columns)}) VALUES "
+        self._tail = (f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {', '.join(updates)} "
+                      f"WHERE {name}.source_modstamp IS NULL OR excluded.source_modstamp IS NULL "
+                      f"OR excluded.source_modstamp {newer} {name}.source_modstamp RETURNING id, external_id")
+        self._statements: dict[int, str] = {}
+
+    def _statement(self, rows: int) -> str:
+        statement = self._statements.get(rows)
+        if statement is None:
+            statement = self._statements[rows] = self._head + ", ".join([self._row_placeholders] * rows) + self._tail
+        return statement
+
+    def convert(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """Database values: each column's bind processor, for the columns that have one.
+
+        Values repeat a lot within a page (dates, stages, flags, the page's own timestamp),
+        so each column remembers what it converted; unhashable values (JSON) go straight
+        through the processor.
+        """
+        if not self.processors:
+            return list(rows)
+        processors = [(index, processor, {}) for index, processor in self.processors]
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, processor, seen in processors:
+                value = values[index]
+                if value is None:
+                    continue
+                try:
+                    done = seen.get(value, _MISSING)
+                except TypeError:  # a dict or list (JSON): the same object converts once per call
+                    key = ("object", id(value))
+                    done = seen.get(key, _MISSING)
+                    if done is _MISSING:
+                        done = seen[key] = processor(value)
+                    values[index] = done
+                    continue
+                if done is _MISSING:
+                    done = processor(value)
+                    if len(seen) < _MEMO_LIMIT:
+                        seen[value] = done
+                values[index] = done
+            converted.append(values)
+        return converted
+
+    def write(self, cursor: Any, rows: Sequence[Sequence[Any]]) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        converted = self.convert(rows)
+        step = self.rows_per_statement
+        for start in range(0, len(converted), step):
+            chunk = converted[start:start + step]
+            cursor.execute(self._statement(len(chunk)), list(itertools.chain.from_iterable(chunk)))
+            for local_id, external_id in cursor.fetchall():
+                ids[external_id] = local_id
+        return ids
