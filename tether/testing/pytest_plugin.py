@@ -8,6 +8,8 @@ gets them:
 - ``plugin_host``: a host with every installed plugin loaded from entry points.
 - ``make_tenant``: ``make_tenant("acme", plugins={"salesforce": {...}})`` applies a
   manifest and returns the tenant's context.
+- ``fake_clock``, ``fake_org`` (in-process under ``responses``) and ``fake_org_server``
+  (HTTPS on loopback): the fake Salesforce org, see docs/fake-org.md.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tether.core.plugins import PluginHost, TenantContext
 from tether.core.store import Store
 from tether.core.tenants import apply_manifest, load_context
 from tether.testing.databases import PostgresDatabase, SQLiteTemplate, postgres_url
+from tether.testing.fake_salesforce.fixtures import fake_clock, fake_org, fake_org_server  # noqa: F401
 
 BACKENDS = ["sqlite", "postgres"]
 

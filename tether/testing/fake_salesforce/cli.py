@@ -73,3 +73,8 @@ Press Ctrl-C to stop.""")
         click.echo("Stopping")
     finally:
         server.stop()
+
+
+def register(cli: click.Group) -> None:
+    """Mount the group as ``tether fake-org``."""
+    cli.add_command(fake_org)
