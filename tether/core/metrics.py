@@ -73,24 +73,32 @@ class DepthCollector(Collector):
         outbox = GaugeMetricFamily("tether_outbox_depth", "Local changes waiting to be pushed.")
         outbox.add_metric([], depths["outbox"])
         yield outbox
-        queue = GaugeMetricFamily("tether_job_queue_depth", "Jobs of the embedded engine by state.", labels=["state"])
-        for state in ("todo", "doing"):
-            queue.add_metric([state], depths[state])
+        queue = GaugeMetricFamily("tether_job_queue_depth", "Jobs waiting (todo) and running (doing), by engine.",
+                                  labels=["engine", "state"])
+        for (engine, state), count in sorted(depths["queue"].items()):
+            queue.add_metric([engine, state], count)
         yield queue
 
 
-def _depths(store: "Store") -> dict[str, int]:
-    from sqlalchemy import func, select
+def _depths(store: "Store") -> dict:
+    from sqlalchemy import func, select, text
 
     from .jobs.models import QueuedJob
     from .store.models import InboxMessage, OutboxEntry
 
+    queue = {(engine, state): 0 for engine in ("embedded", "procrastinate") for state in ("todo", "doing")}
     with store.admin_session() as session:
         inbox = session.scalar(select(func.count()).select_from(InboxMessage).where(InboxMessage.status == "pending"))
         outbox = session.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.status == "pending"))
-        states = dict(session.execute(select(QueuedJob.status, func.count()).where(
-            QueuedJob.status.in_(("todo", "doing"))).group_by(QueuedJob.status)).all())
-    return {"inbox": inbox or 0, "outbox": outbox or 0, "todo": states.get("todo", 0), "doing": states.get("doing", 0)}
+        for state, count in session.execute(select(QueuedJob.status, func.count()).where(
+                QueuedJob.status.in_(("todo", "doing"))).group_by(QueuedJob.status)):
+            queue[("embedded", state)] = count
+        if store.dialect == "postgresql" and session.scalar(text("SELECT to_regclass('procrastinate_jobs')")):
+            for state, count in session.execute(text(
+                    "SELECT status::text, count(*) FROM procrastinate_jobs WHERE task_name = 'tether.run_job' "
+                    "AND status IN ('todo', 'doing') GROUP BY status")):
+                queue[("procrastinate", state)] = count
+    return {"inbox": inbox or 0, "outbox": outbox or 0, "queue": queue}
 
 
 DEPTHS = DepthCollector()

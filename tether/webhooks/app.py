@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 
 from tether.core.api.app import all_endpoints, build_api_blueprint, error_response, tether_error_response
 from tether.core.api.openapi import openapi_document
@@ -39,6 +39,14 @@ def create_app(runtime: Runtime | None = None, config: Mapping[str, Any] | None 
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "alive"})
+
+    @app.get("/metrics")
+    def metrics():
+        from tether.core import metrics as tether_metrics
+
+        tether_metrics.bind_store(runtime.store)
+        body, content_type = tether_metrics.render()
+        return Response(body, headers={"Content-Type": content_type})
 
     @app.get("/readyz")
     def readyz():
