@@ -15,11 +15,12 @@ from ..store.models import Opportunity
 from .analytics import Selection
 from .catalog import Sources, needed_joins
 from .config import RenewalConfig, load_config, today_utc
-from .features import RenewalRows, entity_health, plugin_features
+from .features import RenewalRows, describe_value, entity_health, plugin_features
 from .models import RiskScore
 from .periods import month_start
 from .risk_rules import ACTIVITY_FEATURE, RenewalFacts, evaluate, flags_dicts, inactive_rules
-from .scoring import active_version, latest_version
+from .risk_model import expand_factors
+from .scoring import active_version, factor_labels, latest_version
 from .vocabulary import RENEWAL_BOOKINGS, category_of
 
 if TYPE_CHECKING:
@@ -67,16 +68,15 @@ def _open_renewals(session: Session, tenant_id: str, selection: Selection, confi
     return session.execute(statement.where(*where).order_by(o.id).limit(MAX_RENEWALS)).all()
 
 
-def assess(tenant: "TenantContext", config: RenewalConfig, records,
-           today: dt.date) -> tuple[list[dict[str, Any]], dict[str, bool]]:
+def assess(tenant: "TenantContext", config: RenewalConfig, records, today: dt.date,
+           labels: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, bool]]:
     """Flags, likelihood and factors of each (opportunity, call, score) record, and which
     plugin sources (health, activity) were there to judge by."""
     opportunities = [r[0] for r in records]
     rows = RenewalRows(ids=np.array([o.id for o in opportunities], dtype=np.int64),
                        company_ids=[o.company_id for o in opportunities],
                        relationship_ids=[o.relationship_id for o in opportunities],
-                       due_dates=[o.due_date for o in opportunities], close_dates=[o.close_date for o in opportunities],
-                       targets=[], forecasts=[], won=np.zeros(len(opportunities)), core={})
+                       won=np.zeros(len(opportunities)), core={})
     scores, colors, has_health = entity_health(tenant, rows)
     extra, _, _ = plugin_features(tenant, rows.ids)
     activity = extra.get(ACTIVITY_FEATURE)
@@ -97,7 +97,7 @@ def assess(tenant: "TenantContext", config: RenewalConfig, records,
             "forecast_category": category_of(call_category or opportunity.forecast_category),
             "forecast_call": None if called_at is None else {"category": call_category, "amount": call_amount,
                                                              "called_at": called_at},
-            "likelihood": likelihood, "factors": factors or [],
+            "likelihood": likelihood, "factors": expand_factors(factors, labels, describe_value),
             "health": None if not has_health else {"score": scores[i], "color": colors[i]},
             "flags": flags_dicts(flags),
         })
@@ -119,7 +119,7 @@ def risk_list(tenant: "TenantContext", selection: Selection, *, limit: int = 50,
     today = today or today_utc()
     config = load_config(tenant, session)
     records = _open_renewals(session, tenant.id, selection, config, today)
-    assessed, sources = assess(tenant, config, records, today)
+    assessed, sources = assess(tenant, config, records, today, factor_labels(active_version(session)))
     assessed.sort(key=_riskiness)
     status = model_status(session)
     flagged = [item for item in assessed if item["flags"]]
@@ -148,7 +148,7 @@ def opportunity_risk(tenant: "TenantContext", opportunity_id: int, *, today: dt.
                 raise NotFound(f"no opportunity {opportunity_id} in tenant {tenant.id!r}")
             return {"opportunity_id": opportunity_id, "open_renewal": False, "flags": [], "likelihood": None,
                     "factors": [], "model": model_status(session)}
-        [item], sources = assess(tenant, config, records, today)
+        [item], sources = assess(tenant, config, records, today, factor_labels(active_version(session)))
         item["open_renewal"] = True
         item["model"] = model_status(session)
         item["inactive_rules"] = inactive_rules(has_health=sources["has_health"], has_activity=sources["has_activity"],

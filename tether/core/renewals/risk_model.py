@@ -21,11 +21,11 @@ with permutation importance on the holdout beside it.
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from typing import Any, Sequence
 
 import numpy as np
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
@@ -105,32 +105,32 @@ class TrainedModel:
             out[:, feature] += per_column[:, column]
         return out
 
-    def factors(self, x: np.ndarray, contributions: np.ndarray, likelihoods: np.ndarray, top: int = 5,
-                describe=None) -> list[list[dict[str, Any]]]:
-        """The ``top`` strongest factors of each row, with sign, size and the row's value."""
-        result = []
-        logits = np.log(np.clip(likelihoods, 1e-12, 1 - 1e-12) / np.clip(1 - likelihoods, 1e-12, 1))
+    def top_factors(self, x: np.ndarray, contributions: np.ndarray, likelihoods: np.ndarray,
+                    top: int = 5) -> list[list[list]]:
+        """Each row's ``top`` strongest factors, compactly: ``[feature, contribution, effect, value]``.
+
+        ``effect`` is the likelihood minus what it would be were this factor average (probability
+        points, signed); see :func:`expand_factors` for the readable form.
+        """
+        if x.shape[0] == 0:
+            return []
         k = min(top, len(self.features))
-        order = np.argsort(-np.abs(contributions), axis=1)[:, :k]
-        for i in range(x.shape[0]):
-            row = []
-            for j in order[i]:
-                contribution = float(contributions[i, j])
-                if contribution == 0.0:
-                    continue
-                name = self.features[j]
-                # What the likelihood would be if this factor were average (probability points).
-                without = 1.0 / (1.0 + math.exp(-(logits[i] - contribution)))
-                value = x[i, j]
-                row.append({
-                    "feature": name, "label": self.labels.get(name, name),
-                    "value": None if math.isnan(value) else (describe(value, name) if describe else float(value)),
-                    "contribution": round(contribution, 4),
-                    "effect": round(float(likelihoods[i]) - without, 4),
-                    "direction": "raises" if contribution > 0 else "lowers",
-                })
-            result.append(row)
-        return result
+        strength = np.abs(contributions)
+        picked = np.argpartition(-strength, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(strength, picked, axis=1), axis=1)
+        picked = np.take_along_axis(picked, order, axis=1)
+        chosen = np.take_along_axis(contributions, picked, axis=1)
+        p = np.clip(likelihoods, 1e-12, 1 - 1e-12)
+        logits = np.log(p / (1 - p))
+        effect = likelihoods[:, None] - expit(logits[:, None] - chosen)
+        values = np.take_along_axis(x, picked, axis=1)
+        names = self.features
+        rows = []
+        for features, contribution, change, value in zip(picked.tolist(), np.round(chosen, 4).tolist(),
+                                                         np.round(effect, 4).tolist(), values.tolist()):
+            rows.append([[names[f], c, e, None if v != v else v]
+                         for f, c, e, v in zip(features, contribution, change, value) if c != 0.0])
+        return rows
 
     # -- storage -----------------------------------------------------------------------
 
@@ -246,3 +246,16 @@ def global_importance(model: TrainedModel, x_train: np.ndarray, x_hold: np.ndarr
         })
     ranked.sort(key=lambda item: -item["mean_abs_contribution"])
     return ranked
+
+
+def expand_factors(compact: list | None, labels: dict[str, str], describe=None) -> list[dict[str, Any]]:
+    """Stored ``[feature, contribution, effect, value]`` factors → readable dicts."""
+    expanded = []
+    for feature, contribution, effect, value in compact or []:
+        expanded.append({
+            "feature": feature, "label": labels.get(feature, feature),
+            "value": describe(value, feature) if (describe and value is not None) else value,
+            "contribution": contribution, "effect": effect,
+            "direction": "raises" if contribution > 0 else "lowers",
+        })
+    return expanded

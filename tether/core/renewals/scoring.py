@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
 from ..store.types import utcnow
 from .config import load_config, today_utc
-from .features import build_features, describe_value, load_renewals
+from .features import build_features, load_renewals
 from .models import RiskModelVersion, RiskScore
 from .risk_model import ALGORITHM, TrainedModel, readiness, train
 
@@ -32,28 +32,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOP_FACTORS = 5
-INSERT_BATCH = 5000
+INSERT_BATCH = 10_000
 
 
 def train_and_score(tenant: "TenantContext", *, today: dt.date | None = None, seed: int = 0) -> dict[str, Any]:
     """Train (or say why not), store the version, and score open renewals with the active model."""
+    today = today or today_utc()
+    version = train_model(tenant, today=today, seed=seed)
+    return {"version": version, "scored": score_open_renewals(tenant, today=today)}
+
+
+def train_model(tenant: "TenantContext", *, today: dt.date | None = None, seed: int = 0) -> dict[str, Any]:
+    """Train on the newest closed renewals and store the version (active when trained)."""
     today = today or today_utc()
     with tenant.session() as session:
         config = load_config(tenant, session)
         rows = load_renewals(session, tenant.id, closed=True, today=today, limit=config.max_training_rows)
     features = build_features(tenant, rows)
     check = readiness(rows.won, min_rows=config.min_training_rows, min_per_class=config.min_per_class)
-    version: dict[str, Any]
     if not check.ready:
-        version = _store_version(tenant, status="insufficient_data", message=check.message, check=check)
         log.info("tenant %s: %s", tenant.id, check.message)
-    else:
-        model = train(features.matrix, rows.won, features.names, features.labels, seed=seed)
-        version = _store_version(tenant, status="trained", message=check.message, check=check, model=model)
-        log.info("tenant %s: risk model v%s trained (holdout ROC AUC %s)", tenant.id, version["version"],
-                 model.metrics.get("roc_auc"))
-    scored = score_open_renewals(tenant, today=today)
-    return {"version": version, "scored": scored}
+        return _store_version(tenant, status="insufficient_data", message=check.message, check=check)
+    model = train(features.matrix, rows.won, features.names, features.labels, seed=seed)
+    version = _store_version(tenant, status="trained", message=check.message, check=check, model=model)
+    log.info("tenant %s: risk model v%s trained (holdout ROC AUC %s)", tenant.id, version["version"],
+             model.metrics.get("roc_auc"))
+    return version
 
 
 def _store_version(tenant: "TenantContext", *, status: str, message: str, check, model: TrainedModel | None = None) -> dict[str, Any]:
@@ -109,20 +113,24 @@ def score_open_renewals(tenant: "TenantContext", *, today: dt.date | None = None
     x = model.matrix(features.names, features.matrix)
     likelihoods = model.likelihood(x) if len(x) else np.zeros(0)
     contributions = model.contributions(x) if len(x) else np.zeros((0, len(model.features)))
-    factors = model.factors(x, contributions, likelihoods, top=TOP_FACTORS, describe=describe_value)
+    factors = model.top_factors(x, contributions, likelihoods, top=TOP_FACTORS)
     now = utcnow()
+    table = RiskScore.__table__
     with tenant.transaction() as session:
         session.execute(delete(RiskScore).where(RiskScore.tenant_id == tenant.id))
-        batch = []
-        for i, opportunity_id in enumerate(rows.ids.tolist()):
-            batch.append({"tenant_id": tenant.id, "opportunity_id": opportunity_id, "model_version_id": version_id,
-                          "likelihood": round(float(likelihoods[i]), 6), "factors": factors[i], "scored_at": now})
-            if len(batch) >= INSERT_BATCH:
-                session.execute(insert(RiskScore), batch)
-                batch = []
-        if batch:
-            session.execute(insert(RiskScore), batch)
+        connection = session.connection()
+        ids = rows.ids.tolist()
+        scores = np.round(likelihoods, 6).tolist()
+        for start in range(0, len(ids), INSERT_BATCH):
+            connection.execute(table.insert(), [
+                {"tenant_id": tenant.id, "opportunity_id": ids[i], "model_version_id": version_id,
+                 "likelihood": scores[i], "factors": factors[i], "scored_at": now}
+                for i in range(start, min(len(ids), start + INSERT_BATCH))])
     return {"scored": int(len(rows.ids)), "model_version": version_number}
+
+
+def factor_labels(row: RiskModelVersion | None) -> dict[str, str]:
+    return {f["name"]: f.get("label", f["name"]) for f in (row.features or [])} if row is not None else {}
 
 
 def version_dict(row: RiskModelVersion, *, detail: bool = False) -> dict[str, Any]:

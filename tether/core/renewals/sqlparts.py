@@ -53,6 +53,25 @@ def _month_sqlite(element, compiler, **kw):
     return f"(CAST(substr({sql}, 1, 4) AS INTEGER) * 12 + CAST(substr({sql}, 6, 2) AS INTEGER) - 1)"
 
 
+class day_number(FunctionElement):
+    """A date column as days since 1970-01-01 (an integer, no date parsing in bulk reads)."""
+
+    inherit_cache = True
+    type = Integer()
+
+
+@compiles(day_number)
+def _day_default(element, compiler, **kw):
+    (column,) = list(element.clauses)
+    return f"({compiler.process(column, **kw)} - DATE '1970-01-01')"
+
+
+@compiles(day_number, "sqlite")
+def _day_sqlite(element, compiler, **kw):
+    (column,) = list(element.clauses)
+    return f"CAST(julianday({compiler.process(column, **kw)}) - 2440587.5 AS INTEGER)"
+
+
 def cents(column) -> ColumnElement:
     """A Money column as its stored integer cents (skips Decimal conversion in bulk sums)."""
     return type_coerce(column, BigInteger())
