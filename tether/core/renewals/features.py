@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import Opportunity, Relationship
 from .risk_rules import ACTIVITY_FEATURE
-from .sqlparts import cents, day_number
+from .sqlparts import cents, day_number, raw_fetchall
 from .vocabulary import RENEWAL_BOOKINGS
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def load_renewals(session: Session, tenant_id: str, *, closed: bool, today: dt.d
         cents(o.target_amount), cents(o.final_amount), o.is_closed, o.is_won,
     ).where(o.tenant_id == tenant_id, o.is_deleted == False, o.booking_type.in_(RENEWAL_BOOKINGS),  # noqa: E712
             o.due_date.is_not(None))
-    fetched = session.connection().execute(statement).fetchall()
+    fetched = raw_fetchall(session, statement)
     n_all = len(fetched)
     if n_all:
         columns = list(zip(*fetched))

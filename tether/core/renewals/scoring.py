@@ -25,6 +25,7 @@ from .config import load_config, today_utc
 from .features import build_features, load_renewals
 from .models import RiskModelVersion, RiskScore
 from .risk_model import ALGORITHM, TrainedModel, readiness, train
+from .sqlparts import raw_insert
 
 if TYPE_CHECKING:
     from ..plugins import TenantContext
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOP_FACTORS = 5
-INSERT_BATCH = 10_000
 
 
 def train_and_score(tenant: "TenantContext", *, today: dt.date | None = None, seed: int = 0) -> dict[str, Any]:
@@ -115,17 +115,13 @@ def score_open_renewals(tenant: "TenantContext", *, today: dt.date | None = None
     contributions = model.contributions(x) if len(x) else np.zeros((0, len(model.features)))
     factors = model.top_factors(x, contributions, likelihoods, top=TOP_FACTORS)
     now = utcnow()
-    table = RiskScore.__table__
     with tenant.transaction() as session:
         session.execute(delete(RiskScore).where(RiskScore.tenant_id == tenant.id))
-        connection = session.connection()
-        ids = rows.ids.tolist()
         scores = np.round(likelihoods, 6).tolist()
-        for start in range(0, len(ids), INSERT_BATCH):
-            connection.execute(table.insert(), [
-                {"tenant_id": tenant.id, "opportunity_id": ids[i], "model_version_id": version_id,
-                 "likelihood": scores[i], "factors": factors[i], "scored_at": now}
-                for i in range(start, min(len(ids), start + INSERT_BATCH))])
+        raw_insert(session, RiskScore.__table__,
+                   ("tenant_id", "opportunity_id", "model_version_id", "likelihood", "factors", "scored_at"),
+                   ((tenant.id, opportunity_id, version_id, scores[i], factors[i], now)
+                    for i, opportunity_id in enumerate(rows.ids.tolist())), json_columns=("factors",))
     return {"scored": int(len(rows.ids)), "model_version": version_number}
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from typing import Any, Iterable, Sequence
+
 from sqlalchemy import BigInteger, Integer
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement, type_coerce
@@ -75,3 +79,49 @@ def _day_sqlite(element, compiler, **kw):
 def cents(column) -> ColumnElement:
     """A Money column as its stored integer cents (skips Decimal conversion in bulk sums)."""
     return type_coerce(column, BigInteger())
+
+
+# -- bulk paths ---------------------------------------------------------------------------
+# For a hundred thousand rows, building SQLAlchemy rows and processing bound values cost
+# more than the database work; these two run a compiled statement on the DBAPI cursor.
+
+
+def raw_fetchall(session, statement) -> list[tuple]:
+    """All rows of a Core ``statement`` as plain tuples (no type processing)."""
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = connection.connection.cursor()
+    try:
+        if compiled.positiontup is not None:
+            cursor.execute(str(compiled), [compiled.params[name] for name in compiled.positiontup])
+        else:
+            cursor.execute(str(compiled), compiled.params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def raw_insert(session, table, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, json_columns=()) -> None:
+    """Insert plain rows; ``json_columns`` are encoded here, aware times stored naive UTC."""
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    marker = "%s" if postgres else "?"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+    encode = [i for i, name in enumerate(columns) if name in json_columns]
+
+    def prepared():
+        for row in rows:
+            row = list(row)
+            for i in encode:
+                row[i] = json.dumps(row[i], separators=(",", ":"))
+            for i, value in enumerate(row):
+                if isinstance(value, dt.datetime):
+                    naive = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+                    row[i] = naive if postgres else naive.isoformat(" ")
+            yield row
+
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(sql, list(prepared()))
+    finally:
+        cursor.close()
