@@ -37,7 +37,8 @@ def _cursor(tenant, object_name: str = "Opportunity") -> str | None:
 
 
 def _after_first_page(action):
-    """A progress callback that runs ``action`` once, after the first applied page."""
+    """A progress callback that runs ``action`` once, after the first applied page (use it
+    with ``prefetch=False``: a reading thread would already have fetched the next pages)."""
     done = []
 
     def progress(event):
@@ -87,7 +88,8 @@ def test_request_limit_exceeded_mid_run_is_throttled_not_failed(fake_org, sf_ten
     _seed(fake_org, 450)
     sync_object(tenant, "salesforce", "Account", options=fast_options())
     result = sync_object(tenant, "salesforce", "Opportunity",
-                         options=fast_options(page_size=200, progress=_after_first_page(fake_org.faults.exhaust_quota)))
+                         options=fast_options(page_size=200, prefetch=False,
+                                              progress=_after_first_page(fake_org.faults.exhaust_quota)))
     assert result.status == "throttled" and "REQUEST_LIMIT_EXCEEDED" in result.error
     assert result.records_applied == 200 and len(_stored(tenant)) == 200
     fake_org.limits.reset()
@@ -147,7 +149,8 @@ def test_an_expired_session_is_renewed_mid_run(fake_org, sf_tenant):
     ids = _seed(fake_org, 450)
     sync_object(tenant, "salesforce", "Account", options=fast_options())
     result = sync_object(tenant, "salesforce", "Opportunity",
-                         options=fast_options(page_size=200, progress=_after_first_page(fake_org.faults.expire_sessions)))
+                         options=fast_options(page_size=200, prefetch=False,
+                                              progress=_after_first_page(fake_org.faults.expire_sessions)))
     assert result.status == "success" and _stored(tenant) == set(ids)
 
 

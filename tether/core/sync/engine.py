@@ -33,6 +33,7 @@ from .cursors import load_cursor, save_cursor
 from .mappings import inbound_fields, resolve_mappings
 from .outbox import APPLYING_SYNC
 from .plan import ObjectPlan, build_plan, page_rows
+from .prefetch import Prefetcher
 from .quota import DEFAULT_PER_RUN, DEFAULT_TOTAL, QuotaGuard
 from .retry import Backoff
 from .runs import RunCounters, finish_run, record_progress, start_run
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MODES = ("initial", "incremental", "full")
+PREFETCH_DEPTH = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +73,8 @@ class SyncOptions:
     progress: Callable[[SyncProgress], None] | None = None
     # Stop after this many pages (for tests and careful first runs); None reads everything.
     max_pages: int | None = None
+    # Read the next page in a thread while this one is applied (at most two pages ahead).
+    prefetch: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +202,7 @@ class ObjectSync:
         self.mode = "full" if full else "incremental"
         self.started = time.monotonic()
         self._calls_seen = self._calls_made()
+        self._calls_at_start = self._calls_seen
 
     @property
     def object_name(self) -> str:
@@ -257,17 +262,21 @@ class ObjectSync:
         failures = 0
         pages = 0
         while True:
+            source = self.connector.read(dataclasses.replace(request, cursor=position))
+            reader = Prefetcher(source, depth=PREFETCH_DEPTH, gate=self._quota_gate) if self.options.prefetch else None
             try:
-                for page in self.connector.read(dataclasses.replace(request, cursor=position)):
+                for page in reader or source:
                     position = self._apply_page(run_id, plan, applier, page, position, state)
                     failures = 0
                     pages += 1
                     if self.options.max_pages is not None and pages >= self.options.max_pages:
                         self.details["stopped_after_pages"] = pages
                         return
-                    self.guard.check(self.connector.api_usage(), connector=self.name)
+                    self.guard.check(self.connector.api_usage(), connector=self.name, run_calls=self._run_calls())
                 break
             except TransientConnectorError as exc:
+                if reader is not None:
+                    reader.close()
                 failures += 1
                 if failures >= self.options.backoff.max_attempts:
                     raise
@@ -275,6 +284,9 @@ class ObjectSync:
                 log.warning("sync %s %s: transient error, resuming from the last committed page (retry %d): %s",
                             self.name, self.object_name, failures, exc.one_line())
                 self.options.backoff.wait(failures)
+            finally:
+                if reader is not None:
+                    reader.close()
         state.pop("full_reload", None)
         with tenant.transaction() as session:
             save_cursor(session, self.name, self.object_name, value=position, state=state,
@@ -303,6 +315,18 @@ class ObjectSync:
                                    deleted=outcome.deleted, origin="sync", connector=self.name))
         self._report()
         return new_position
+
+    def _run_calls(self) -> int | None:
+        made = self._calls_made()
+        return None if made is None or self._calls_at_start is None else made - self._calls_at_start
+
+    def _quota_gate(self) -> QuotaExceeded | None:
+        """Asked by the reading thread before each fetch (it reads ahead of the applied pages)."""
+        try:
+            self.guard.check(self.connector.api_usage(), connector=self.name, run_calls=self._run_calls())
+        except QuotaExceeded as exc:
+            return exc
+        return None
 
     def _note_retry(self, exc: TransientConnectorError) -> None:
         self.details["retries"] += 1

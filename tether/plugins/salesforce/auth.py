@@ -79,9 +79,9 @@ class Authenticator:
         claims = {"iss": s.consumer_key, "sub": s.username, "aud": audience, "exp": int(time.time()) + 180}
         try:
             assertion = jwt.encode(claims, s.private_key, algorithm="RS256")
-        except (ValueError, TypeError) as exc:
-            raise PermanentConnectorError(f"the salesforce private_key cannot sign a JWT: {exc}",
-                                          hint="give the PEM private key of the connected app's certificate") from None
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            raise PermanentConnectorError(f"the salesforce private_key cannot sign an RS256 JWT: {type(exc).__name__}",
+                                          hint="give the PEM RSA private key of the connected app's certificate") from None
         return self._token({"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion})
 
     def _refresh_token(self) -> SalesforceSession:

@@ -3,7 +3,9 @@
 A rule names a ``booking_type`` and ``when``: field → accepted values. A field is looked
 up first among the mapped tether fields (``opportunity_type``, ``stage``, ``record_type``,
 ``is_closed``...) and then in the raw Salesforce record (``Type``, ``StageName``,
-``RecordTypeId``...). Values compare case-insensitively; booleans as ``true``/``false``.
+``RecordTypeId``...), which holds the fields the mapping reads (map a field, e.g. to an
+attribute, for a rule to see it). Values compare case-insensitively; booleans as
+``true``/``false``.
 ``split_by_amount: true`` on a renewal rule turns it into renewal with upsell / with
 downsell when the final amount (closed) or forecast amount (open), falling back to
 ``amount``, is above / below ``target_amount``.
@@ -17,12 +19,12 @@ from typing import Any, Mapping, Sequence
 from tether.core.contracts import BOOKING_TYPES
 
 DEFAULT_RULES: tuple[Mapping[str, Any], ...] = (
-    {"booking_type": "churn", "when": {"Type": ["Renewal"], "IsClosed": [True], "IsWon": [False]}},
-    {"booking_type": "renewal", "when": {"Type": ["Renewal", "Existing Customer - Replacement"]},
+    {"booking_type": "churn", "when": {"opportunity_type": ["Renewal"], "is_closed": [True], "is_won": [False]}},
+    {"booking_type": "renewal", "when": {"opportunity_type": ["Renewal", "Existing Customer - Replacement"]},
      "split_by_amount": True},
-    {"booking_type": "upsell", "when": {"Type": ["Existing Customer - Upgrade"]}},
-    {"booking_type": "downsell", "when": {"Type": ["Existing Customer - Downgrade"]}},
-    {"booking_type": "new_business", "when": {"Type": ["New Customer", "New Business"]}},
+    {"booking_type": "upsell", "when": {"opportunity_type": ["Existing Customer - Upgrade"]}},
+    {"booking_type": "downsell", "when": {"opportunity_type": ["Existing Customer - Downgrade"]}},
+    {"booking_type": "new_business", "when": {"opportunity_type": ["New Customer", "New Business"]}},
 )
 
 
