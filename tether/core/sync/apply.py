@@ -68,6 +68,16 @@ class Outcome:
         return len(self.created) + len(self.updated) + len(self.deleted)
 
 
+def _tuple_getter(names: Sequence[str]):
+    """``values → tuple of values[name] for names`` (operator.itemgetter returns a bare value for one name)."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return lambda values: ()
+
+
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -99,8 +109,9 @@ class EntityApplier:
         self._extra = [c for c in self.table.columns if not c.nullable and not c.primary_key
                        and c.server_default is None and c.default is not None
                        and c.name not in self.columns and c.name not in ENGINE_WRITTEN]
-        self._getter = itemgetter(*self.columns) if len(self.columns) > 1 else (
-            (lambda values, _name=self.columns[0]: (values[_name],)) if self.columns else (lambda values: ()))
+        self._getter = _tuple_getter(self.columns)
+        # Only columns with a default or that are required need a look when a value is None.
+        self._checked = _tuple_getter([c for c in self.columns if c in self._defaults or c in self._required])
         self.writer: UpsertWriter | None = None
 
     # -- configuration checks -------------------------------------------------------------
@@ -191,11 +202,11 @@ class EntityApplier:
         """One tuple per row in the writer's column order."""
         getter, keys, tenant, source = self._getter, self.attribute_keys, self.tenant_id, self.source
         extra = tuple(c.default.arg if c.default.is_scalar else c.default.arg(None) for c in self._extra)
-        checked = bool(self._defaults or self._required)
+        checked = self._checked
         tuples = []
         for row in rows:
             values = getter(row.values)
-            if checked and None in values:
+            if None in checked(row.values):
                 values = self._fill_defaults(row, values)
             attributes = {key: row.values.get(ATTRIBUTE_PREFIX + key) for key in keys} if keys else _NO_ATTRIBUTES
             tuples.append((tenant, source, row.external_id, row.modstamp, False, None, now, now, attributes)

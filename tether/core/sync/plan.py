@@ -9,6 +9,7 @@ call per value and one call per hook per page.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..connectors import Catalog, ObjectSchema, Page
@@ -85,6 +86,8 @@ def build_plan(tenant: "TenantContext", connector: str, mapping: ObjectMapping, 
 
 # Types whose converter returns a non-empty string unchanged: the mapper skips the call.
 _TEXT_TYPES = frozenset({"string", "text", "picklist", "reference", "id"})
+# Types whose values repeat a lot and convert from hashable inputs.
+_REPEATING_TYPES = frozenset({"date", "boolean", "percent", "integer", "float"})
 
 
 def compile_mapper(converters: list[tuple[str, str, Callable[[Any], Any], str]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -98,7 +101,8 @@ def compile_mapper(converters: list[tuple[str, str, Callable[[Any], Any], str]])
     namespace: dict[str, Any] = {}
     entries = []
     for index, (source, target, convert, type_name) in enumerate(converters):
-        namespace[f"c{index}"] = convert
+        # Dates, flags and numbers repeat across records: remember conversions (bounded).
+        namespace[f"c{index}"] = functools.lru_cache(maxsize=65536, typed=True)(convert) if type_name in _REPEATING_TYPES else convert
         if type_name in _TEXT_TYPES:
             entries.append(f"{target!r}: v{index} if (v{index} := get({source!r})).__class__ is str and v{index} "
                            f"else c{index}(v{index})")
