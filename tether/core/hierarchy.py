@@ -293,7 +293,12 @@ class Rollup:
 
 
 def rollups(session: Session, company_ids: Sequence[int] | None = None) -> dict[int, Rollup]:
-    """Rollups for ``company_ids`` (default: every company of the tenant)."""
+    """Rollups for ``company_ids`` (default: every company of the tenant).
+
+    A few companies (a 360, a hierarchy view) read their subtrees by index and add up in
+    Python; a whole tenant is added up by the database in grouped joins."""
+    if company_ids is not None and len(company_ids) <= SMALL_ROLLUP:
+        return _rollups_of_few(session, list(company_ids))
     closure = _closure(session, company_ids)
     company = Company.__table__
     result: dict[int, Rollup] = defaultdict(Rollup)
@@ -313,8 +318,57 @@ def rollups(session: Session, company_ids: Sequence[int] | None = None) -> dict[
     ):
         target = result[ancestor]
         target.relationships, target.relationship_arr, target.relationship_mrr = count, _money(arr), _money(mrr)
-    _attribute_rollups(session, closure, result)
+    specs = _rollup_fields(session)
+    if specs:
+        rows = session.execute(
+            select(closure.c.ancestor, rel.c.type_id, rel.c.attributes)
+            .join(rel, and_(rel.c.company_id == closure.c.descendant, rel.c.tenant_id == _tenant(session),
+                            rel.c.is_deleted.is_(False), rel.c.type_id.in_(list(specs))))
+        )
+        _add_attributes(result, specs, rows)
     return dict(result)
+
+
+SMALL_ROLLUP = 50
+CHUNK = 500
+
+
+def _rollups_of_few(session: Session, company_ids: list[int]) -> dict[int, Rollup]:
+    closure = _closure(session, company_ids)
+    pairs = session.execute(select(closure.c.ancestor, closure.c.descendant)).all()
+    below: dict[int, list[int]] = defaultdict(list)
+    for ancestor, descendant in pairs:
+        below[ancestor].append(descendant)
+    members = sorted({d for _, d in pairs})
+    tenant_id = _tenant(session)
+    company, rel = Company.__table__, Relationship.__table__
+    figures: dict[int, tuple] = {}
+    relationships: dict[int, list[tuple]] = defaultdict(list)
+    for start in range(0, len(members), CHUNK):
+        chunk = members[start:start + CHUNK]
+        for row in session.execute(select(company.c.id, company.c.arr, company.c.mrr, company.c.employees)
+                                   .where(company.c.tenant_id == tenant_id, company.c.id.in_(chunk))):
+            figures[row.id] = (row.arr, row.mrr, row.employees)
+        for row in session.execute(select(rel.c.company_id, rel.c.type_id, rel.c.arr, rel.c.mrr, rel.c.attributes)
+                                   .where(rel.c.tenant_id == tenant_id, rel.c.company_id.in_(chunk),
+                                          rel.c.is_deleted.is_(False))):
+            relationships[row.company_id].append(row)
+    specs = _rollup_fields(session)
+    result: dict[int, Rollup] = {}
+    for ancestor, descendants in below.items():
+        mine = [figures[d] for d in descendants if d in figures]
+        rels = [r for d in descendants for r in relationships.get(d, ())]
+        result[ancestor] = Rollup(
+            companies=len(mine), arr=_total(f[0] for f in mine), mrr=_total(f[1] for f in mine),
+            employees=sum(f[2] or 0 for f in mine), relationships=len(rels),
+            relationship_arr=_total(r.arr for r in rels), relationship_mrr=_total(r.mrr for r in rels))
+        if specs:
+            _add_attributes(result, specs, ((ancestor, r.type_id, r.attributes) for r in rels if r.type_id in specs))
+    return result
+
+
+def _total(amounts) -> Decimal:
+    return sum((a for a in amounts if a is not None), Decimal("0.00"))
 
 
 def _money(cents: Any) -> Decimal:
@@ -322,8 +376,8 @@ def _money(cents: Any) -> Decimal:
     return cents if isinstance(cents, Decimal) else Decimal("0.00")
 
 
-def _attribute_rollups(session: Session, closure, result: dict[int, Rollup]) -> None:
-    """Number and money attributes whose type declares a rollup (sum, avg, min, max)."""
+def _rollup_fields(session: Session) -> dict[int, list[tuple[str, str, str, str]]]:
+    """Number and money attribute fields whose type declares a rollup, by type id."""
     specs: dict[int, list[tuple[str, str, str, str]]] = {}
     for type_id, type_name, type_fields in session.execute(select(RelationshipType.id, RelationshipType.name,
                                                                   RelationshipType.fields)):
@@ -331,16 +385,13 @@ def _attribute_rollups(session: Session, closure, result: dict[int, Rollup]) -> 
                   for f in type_fields or [] if f.get("rollup") and f.get("type") in ("number", "money")]
         if chosen:
             specs[type_id] = chosen
-    if not specs:
-        return
-    rel = Relationship.__table__
+    return specs
+
+
+def _add_attributes(result: dict[int, Rollup], specs, rows) -> None:
+    """Roll ``(ancestor, type id, attributes)`` rows up with each field's sum, avg, min or max."""
     values: dict[tuple[int, str], list[Decimal]] = defaultdict(list)
     kinds: dict[str, tuple[str, str]] = {}
-    rows = session.execute(
-        select(closure.c.ancestor, rel.c.type_id, rel.c.attributes)
-        .join(rel, and_(rel.c.company_id == closure.c.descendant, rel.c.tenant_id == _tenant(session),
-                        rel.c.is_deleted.is_(False), rel.c.type_id.in_(list(specs))))
-    )
     for ancestor, type_id, attributes in rows:
         for name, kind, how, label in specs[type_id]:
             kinds[label] = (kind, how)

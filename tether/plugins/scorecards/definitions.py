@@ -9,6 +9,9 @@ when a measure meets a condition.
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 from typing import Any, Iterable, Mapping, Sequence
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -211,11 +214,17 @@ def configured(tenant: TenantContext) -> list[dict[str, Any]] | None:
     raw = tenant.config_for(PLUGIN).get("scorecards")
     if not raw:
         return None
-    loaded, errors = validate_scorecards(raw)
+    loaded, errors = _validated(json.dumps(raw, sort_keys=True, default=str))
     if errors:  # refused at apply time already; a config edited behind tether's back lands here
-        raise InvalidFields("the scorecards in this tenant's config are invalid", errors,
+        raise InvalidFields("the scorecards in this tenant's config are invalid", dict(errors),
                             hint="fix plugins.scorecards.config.scorecards in the tenant manifest and apply it")
-    return loaded
+    return copy.deepcopy(loaded)  # callers may change their copy; the cached one stays intact
+
+
+@functools.lru_cache(maxsize=256)
+def _validated(canonical: str) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    # Read models ask for the scorecards on every request; a config is validated once.
+    return validate_scorecards(json.loads(canonical))
 
 
 def effective_scorecards(tenant: TenantContext, session) -> tuple[list[dict[str, Any]], str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tether.core.errors import DomainError, NotFound
 from tether.core.plugins import TenantContext
@@ -19,6 +19,7 @@ from .scoring import compile_scorecard, overall_scores
 from .schemes import Scheme
 
 CHUNK = 500
+FULL_RUNS = ("scheduled", "on_demand")
 HISTORY_POINTS = 18  # Gainsight's 360 shows 18 weeks
 
 
@@ -27,9 +28,16 @@ def _schemes(tenant: TenantContext, session) -> dict[str, str]:
     return {card["name"]: card.get("scheme", {}).get("type", "colour") for card in cards}
 
 
-def health_row(row: HealthScore, scheme: str | None) -> dict[str, Any]:
+def _last_full_run(session) -> Any:
+    return session.scalar(select(func.max(ScoreRun.started_at)).where(
+        ScoreRun.trigger.in_(FULL_RUNS), ScoreRun.finished_at.is_not(None)))
+
+
+def health_row(row: HealthScore, scheme: str | None, last_full_run=None) -> dict[str, Any]:
+    # A full run leaves unchanged scores untouched; it still vouches for them as of its start.
+    computed = max(row.computed_at, last_full_run) if last_full_run is not None else row.computed_at
     return {"score": row.score, "label": row.label, "color": row.color, "scheme": scheme, "scorecard": row.scorecard,
-            "previous_score": row.previous_score, "trend": row.trend, "computed_at": row.computed_at,
+            "previous_score": row.previous_score, "trend": row.trend, "computed_at": computed,
             "overridden": row.overridden, "exception": row.exception}
 
 
@@ -39,11 +47,12 @@ def entity_health(tenant: TenantContext, kind: str, ids: Sequence[int]) -> dict[
     ids = list(ids)
     with tenant.session() as session:
         schemes = _schemes(tenant, session)
+        last_run = _last_full_run(session)
         for start in range(0, len(ids), CHUNK):
             rows = session.scalars(select(HealthScore).where(HealthScore.entity_kind == kind,
                                                              HealthScore.entity_id.in_(ids[start:start + CHUNK])))
             for row in rows:
-                found[row.entity_id] = health_row(row, schemes.get(row.scorecard))
+                found[row.entity_id] = health_row(row, schemes.get(row.scorecard), last_run)
     return found
 
 
@@ -64,7 +73,8 @@ def score_detail(tenant: TenantContext, kind: str, entity_id: int) -> dict[str, 
             raise NotFound(f"{kind} {entity_id} has no score yet",
                            hint="run scoring (POST /scores/run) or wait for the scheduled run")
         cards, _ = effective_scorecards(tenant, session)
-        layout = (session.get(ScoreRun, row.run_id).layouts or {}).get(row.scorecard, []) if row.run_id else []
+        run = session.get(ScoreRun, row.run_id) if row.run_id is not None else None
+        layout = (run.layouts or {}).get(row.scorecard, []) if run is not None else []
         history = session.execute(
             select(HealthScoreHistory.snapshot_at, HealthScoreHistory.score, HealthScoreHistory.label)
             .where(HealthScoreHistory.entity_kind == kind, HealthScoreHistory.entity_id == entity_id)
@@ -72,8 +82,9 @@ def score_detail(tenant: TenantContext, kind: str, entity_id: int) -> dict[str, 
         overrides = session.scalars(select(ScoreOverride).where(
             ScoreOverride.entity_kind == kind, ScoreOverride.entity_id == entity_id,
             ScoreOverride.consumed_at.is_(None)).order_by(ScoreOverride.id)).all()
+        last_run = _last_full_run(session)
     card = next((c for c in cards if c["name"] == row.scorecard), None)
-    detail = health_row(row, (card or {}).get("scheme", {}).get("type"))
+    detail = health_row(row, (card or {}).get("scheme", {}).get("type"), last_run)
     detail.update({"entity": kind, "entity_id": entity_id, "measures": [], "groups": [],
                    "history": [{"at": at, "score": score, "label": label} for at, score, label in reversed(history)],
                    "overrides": [{"measure": o.measure, "score": o.score, "note": o.note, "author": o.author,
@@ -154,8 +165,10 @@ def list_scores(tenant: TenantContext, kind: str, *, label: str | None, scorecar
         stmt = stmt.where(HealthScore.entity_id > after)
     with tenant.session() as session:
         schemes = _schemes(tenant, session)
+        last_run = _last_full_run(session)
         rows = session.scalars(stmt.order_by(HealthScore.entity_id).limit(limit)).all()
-        return [{"entity": kind, "entity_id": r.entity_id, **health_row(r, schemes.get(r.scorecard))} for r in rows]
+        return [{"entity": kind, "entity_id": r.entity_id, **health_row(r, schemes.get(r.scorecard), last_run)}
+                for r in rows]
 
 
 def history_of(tenant: TenantContext, kind: str, entity_id: int, limit: int) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from tether.core.plugins import TenantContext
 from tether.core.store import Company, Opportunity, Relationship, RelationshipType
 
 from .definitions import PLUGIN
+from .bulk import fetch_all
 from .rollup import relationship_rollup
 
 log = logging.getLogger(__name__)
@@ -82,18 +83,19 @@ def align(result: Mapping[int, Any] | None, ids: np.ndarray, kind: str) -> np.nd
     empty = np.full(len(ids), None, dtype=object) if picklist else np.full(len(ids), np.nan)
     if not result:
         return empty
-    if isinstance(result, MeasureColumn):
-        pos = np.minimum(np.searchsorted(result.ids, ids), max(len(result.ids) - 1, 0))
-        hit = result.ids[pos] == ids if len(result.ids) else np.zeros(len(ids), dtype=bool)
-        if picklist:
-            source = result.values if result.values.dtype == object else result.values.astype(object)
-            empty[hit] = source[pos[hit]]
-            return empty
-        empty[hit] = result.values[pos[hit]].astype(float)
-        return empty
+    if not isinstance(result, MeasureColumn):
+        keys = np.fromiter(result.keys(), dtype=np.int64, count=len(result))
+        values = np.array([_choice(v) for v in result.values()], dtype=object) if picklist \
+            else _numbers([None if isinstance(v, bool) else v for v in result.values()])
+        result = MeasureColumn(keys, values)
+    pos = np.minimum(np.searchsorted(result.ids, ids), max(len(result.ids) - 1, 0))
+    hit = result.ids[pos] == ids if len(result.ids) else np.zeros(len(ids), dtype=bool)
     if picklist:
-        return np.array([_choice(result.get(i)) for i in ids.tolist()], dtype=object)
-    return np.fromiter((_float(result.get(i)) for i in ids.tolist()), dtype=float, count=len(ids))
+        source = result.values if result.values.dtype == object else result.values.astype(object)
+        empty[hit] = source[pos[hit]]
+        return empty
+    empty[hit] = result.values[pos[hit]].astype(float)
+    return empty
 
 
 def _choice(value: Any) -> Any:
@@ -118,32 +120,52 @@ def _restrict(stmt, column, ids: Sequence[int]):
 
 def field_measure(entity_kind: str, field: str, kind: str, label: str, choices: Sequence[str] = ()) -> HealthMeasure:
     def compute(tenant: TenantContext, asked_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
-        return field_values(tenant, asked_kind, field, kind, ids)
+        return load_fields(tenant, asked_kind, {f"field:{field}": (field, kind)}, ids)[f"field:{field}"]
 
     return HealthMeasure(key=f"field:{field}", label=label, compute=compute, kind=kind,  # type: ignore[arg-type]
                          entity_kinds=(entity_kind,), choices=tuple(choices), plugin=PLUGIN)
 
 
-def field_values(tenant: TenantContext, entity_kind: str, field: str, kind: str, ids: Sequence[int]) -> MeasureColumn:
-    table = TABLES[entity_kind]
-    head, _, name = field.partition(".")
-    if head == "attributes":
-        column = table.attributes[name].as_string()
-    elif field in MONEY_COLUMNS:
-        column = type_coerce(getattr(table, field), BigInteger)  # cents, without a Decimal per row
-    else:
-        column = getattr(table, field)
-    stmt = _restrict(select(table.id, column).where(table.is_deleted.is_(False)), table.id, ids)
+def load_fields(tenant: TenantContext, entity_kind: str, wanted: Mapping[str, tuple[str, str]],
+                ids: Sequence[int]) -> dict[str, MeasureColumn]:
+    """Several field measures of one entity kind in one query: ``{key: (field, kind)}`` → ``{key: column}``."""
+    table = TABLES[entity_kind].__table__
+    keys = list(wanted)
+    columns = []
+    for key in keys:
+        field = wanted[key][0]
+        head, _, name = field.partition(".")
+        if head == "attributes":
+            columns.append(table.c.attributes[name].as_string())
+        elif field in MONEY_COLUMNS:
+            columns.append(type_coerce(table.c[field], BigInteger))  # cents, without a Decimal per row
+        else:
+            columns.append(table.c[field])
+    stmt = select(table.c.id, *columns).where(table.c.tenant_id == tenant.id, table.c.is_deleted.is_(False))
+    stmt = _restrict(stmt, table.c.id, ids)
     with tenant.session() as session:
-        rows = session.execute(stmt).all()
-    entity_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    if kind == "picklist":
-        values = np.array([_choice(r[1]) for r in rows], dtype=object)
-    else:
-        values = np.fromiter((_float(r[1]) for r in rows), dtype=float, count=len(rows))
-        if field in MONEY_COLUMNS:
-            values = values / 100.0
-    return MeasureColumn(entity_ids, values)
+        rows = fetch_all(session.connection(), stmt)
+    transposed = list(zip(*rows)) if rows else [()] * (len(columns) + 1)
+    entity_ids = np.array(transposed[0], dtype=np.int64)
+    found: dict[str, MeasureColumn] = {}
+    for position, key in enumerate(keys, start=1):
+        field, kind = wanted[key]
+        if kind == "picklist":
+            values = np.array([_choice(v) for v in transposed[position]], dtype=object)
+        else:
+            values = _numbers(transposed[position])
+            if field in MONEY_COLUMNS:
+                values = values / 100.0
+        found[key] = MeasureColumn(entity_ids, values)
+    return found
+
+
+def _numbers(values: Sequence[Any]) -> np.ndarray:
+    """Floats with NaN for missing values; text that is not a number counts as missing."""
+    try:
+        return np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        return np.fromiter((_float(v) for v in values), dtype=float, count=len(values))
 
 
 def field_measures(tenant: TenantContext) -> list[HealthMeasure]:
@@ -193,18 +215,20 @@ def _merge_kinds(measures: list[HealthMeasure]) -> list[HealthMeasure]:
 def renewal_at_risk(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> MeasureColumn:
     horizon = int(tenant.config_for(PLUGIN).get("renewal_horizon_days") or 180)
     today = dt.datetime.now(dt.timezone.utc).date()
-    column = Opportunity.relationship_id if entity_kind == "relationship" else Opportunity.company_id
-    due = func.coalesce(Opportunity.due_date, Opportunity.close_date)
-    target = type_coerce(Opportunity.target_amount, BigInteger)
-    forecast = type_coerce(Opportunity.forecast_amount, BigInteger)
-    risky = or_(Opportunity.forecast_amount.is_(None), forecast < target,
-                and_(Opportunity.due_date.is_not(None), Opportunity.close_date > Opportunity.due_date))
+    opp = Opportunity.__table__
+    column = opp.c.relationship_id if entity_kind == "relationship" else opp.c.company_id
+    due = func.coalesce(opp.c.due_date, opp.c.close_date)
+    target = type_coerce(opp.c.target_amount, BigInteger)
+    forecast = type_coerce(opp.c.forecast_amount, BigInteger)
+    risky = or_(opp.c.forecast_amount.is_(None), forecast < target,
+                and_(opp.c.due_date.is_not(None), opp.c.close_date > opp.c.due_date))
     stmt = (select(column, func.count(), func.sum(case((risky, 1), else_=0)))
-            .where(Opportunity.is_deleted.is_(False), Opportunity.is_closed.is_(False), column.is_not(None),
-                   Opportunity.booking_type.in_(RENEWAL_BOOKINGS), due <= today + dt.timedelta(days=horizon))
+            .where(opp.c.tenant_id == tenant.id, opp.c.is_deleted.is_(False), opp.c.is_closed.is_(False),
+                   column.is_not(None), opp.c.booking_type.in_(RENEWAL_BOOKINGS),
+                   due <= today + dt.timedelta(days=horizon))
             .group_by(column))
     with tenant.session() as session:
-        rows = session.execute(_restrict(stmt, column, ids)).all()
+        rows = fetch_all(session.connection(), _restrict(stmt, column, ids))
     entity_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     values = np.array(["yes" if (r[2] or 0) > 0 else "no" for r in rows], dtype=object)
     return MeasureColumn(entity_ids, values)

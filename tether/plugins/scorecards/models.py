@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tether.core.store.models import Base, BigId, TenantScoped, Timestamps
@@ -39,15 +39,21 @@ class ScoreRun(TenantScoped, Base):
     layouts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    __table_args__ = (Index("ix_scorecard_runs_started", "tenant_id", "started_at"),)
+
 
 class HealthScore(TenantScoped, Base):
-    """The current score of one company or relationship: exactly one row per scored entity."""
+    """The current score of one company or relationship: exactly one row per scored entity.
+
+    Keyed by (tenant, kind, entity) with no other index, and without a rowid on SQLite:
+    a run upserts hundreds of thousands of rows, and every extra B-tree costs on each."""
 
     __tablename__ = "health_scores"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    entity_kind: Mapped[str] = mapped_column(String(20))
-    entity_id: Mapped[int] = mapped_column(BigId)
+    # Declared here (not by TenantScoped) to be part of the key rather than separately indexed.
+    tenant_id: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    entity_kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    entity_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     scorecard: Mapped[str] = mapped_column(String(80))
     score: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str | None] = mapped_column(String(40))
@@ -59,13 +65,10 @@ class HealthScore(TenantScoped, Base):
     overridden: Mapped[bool] = mapped_column(Boolean, default=False)
     # Each measure's 0–100 score as float32 (NaN = N/A), in the run's layout order.
     measure_scores: Mapped[bytes | None] = mapped_column(LargeBinary)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("scorecard_runs.id", ondelete="SET NULL"))
+    run_id: Mapped[int | None] = mapped_column(BigInteger)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "entity_kind", "entity_id"),
-        Index("ix_health_scores_label", "tenant_id", "entity_kind", "label"),
-    )
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class HealthScoreHistory(TenantScoped, Base):

@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, and_, case, func, select, type_coerce
 from tether.core.plugins import TenantContext
 from tether.core.store import Relationship
 
+from .bulk import fetch_all
 from .models import HealthScore
 
 METHODS = ("average", "arr_weighted")
@@ -26,18 +27,19 @@ def relationship_rollup(tenant: TenantContext, method: str, company_ids: Sequenc
     """``(company ids, rolled-up scores)`` for companies with at least one scored relationship."""
     if method not in METHODS:
         raise ValueError(f"unknown rollup method {method!r}; use one of {', '.join(METHODS)}")
-    arr = type_coerce(Relationship.arr, BigInteger)
+    rel = Relationship.__table__
+    scores = HealthScore.__table__
+    arr = type_coerce(rel.c.arr, BigInteger)
     weighted = case((arr > 0, arr), else_=None)
-    stmt = (select(Relationship.company_id, func.avg(HealthScore.score), func.sum(HealthScore.score * weighted),
-                   func.sum(weighted))
-            .join(HealthScore, and_(HealthScore.entity_id == Relationship.id,
-                                    HealthScore.entity_kind == "relationship"))
-            .where(Relationship.is_deleted.is_(False), HealthScore.score.is_not(None))
-            .group_by(Relationship.company_id))
+    stmt = (select(rel.c.company_id, func.avg(scores.c.score), func.sum(scores.c.score * weighted), func.sum(weighted))
+            .join(scores, and_(scores.c.entity_id == rel.c.id, scores.c.entity_kind == "relationship",
+                               scores.c.tenant_id == tenant.id))
+            .where(rel.c.tenant_id == tenant.id, rel.c.is_deleted.is_(False), scores.c.score.is_not(None))
+            .group_by(rel.c.company_id))
     if company_ids is not None:
-        stmt = stmt.where(Relationship.company_id.in_(list(company_ids)))
+        stmt = stmt.where(rel.c.company_id.in_(list(company_ids)))
     with tenant.session() as session:
-        rows = session.execute(stmt).all()
+        rows = fetch_all(session.connection(), stmt)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     average = np.fromiter((float(r[1]) for r in rows), dtype=float, count=len(rows))
     if method == "average":

@@ -3,8 +3,9 @@
 Relationships are scored before companies, so a company scorecard rolling up its
 relationships sees this run's scores. Each measure is computed once per entity kind
 for every entity (one hook-provided batch call), lined up with each scorecard's
-entities as arrays, and the scores are replaced with one delete and one batched insert
-per kind. A full run ends manual overrides (they hold until the next run); a partial
+entities as arrays; rows are written in one upsert batch per kind, and only where
+something changed (the database keeps the replaced score as the previous one and
+works out the trend against it), so a steady hourly run writes next to nothing. A full run ends manual overrides (they hold until the next run); a partial
 run (new entities, an override just set) applies them.
 """
 
@@ -12,21 +13,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import time
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import BigInteger, delete, func, insert, literal, select, type_coerce, update
 
 from tether.core.plugins import TenantContext
 from tether.core.store import Company, Relationship, RelationshipType
 from tether.core.store.types import utcnow
 
 from .definitions import CRITERIA_FIELDS, PLUGIN, effective_scorecards
-from .measures import MONEY_COLUMNS, align, available_measures
+from .bulk import fetch_all, processor, upsert_scores
+from .measures import MONEY_COLUMNS, align, available_measures, load_fields
 from .models import HealthScore, HealthScoreHistory, ScoreOverride, ScoreRun
-from .scoring import CompiledScorecard, ScoredBatch, compile_scorecard, condition_mask, score_batch, trend
+from .scoring import CompiledScorecard, ScoredBatch, compile_scorecard, condition_mask, score_batch
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class RunReport:
     scored: dict[str, int] = dataclasses.field(default_factory=dict)
     not_applicable: dict[str, int] = dataclasses.field(default_factory=dict)
     by_scorecard: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Scores that changed and were written (the others stay as they were).
+    written: dict[str, int] = dataclasses.field(default_factory=dict)
     missing_measures: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     snapshot: bool = False
     overrides_ended: int = 0
@@ -90,7 +95,7 @@ def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
         cache = _compute_measures(tenant, kind, ids, {k for c in compiled for k in c.keys}, measures)
         overrides = _active_overrides(tenant, kind, started, None if full else ids)
         result = _score(compiled, choice, ids, cache, kinds_of, {} if full else overrides)
-        _write(tenant, kind, run_id=run.id, full=full, now=started, **result)
+        report.written[kind] = _write(tenant, kind, run_id=run.id, full=full, now=started, **result)
         report.scored[kind] = len(ids)
         report.not_applicable[kind] = int(np.isnan(result["overall"]).sum())
         for card in compiled:
@@ -99,6 +104,7 @@ def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
         if full:
             report.overrides_ended = _end_overrides(session, started)
             report.snapshot = _snapshot_if_due(tenant, session, started)
+            _prune_runs(tenant, session, started)
         session.execute(update(ScoreRun).where(ScoreRun.id == run.id).values(
             finished_at=utcnow(), scored=sum(report.scored.values()), layouts=layouts,
             details={"not_applicable": report.not_applicable, "by_scorecard": report.by_scorecard,
@@ -123,33 +129,41 @@ def _companies_of(tenant: TenantContext, relationship_ids: Sequence[int]) -> set
 def _load_entities(tenant: TenantContext, kind: str, cards: Sequence[Mapping[str, Any]],
                    only: Sequence[int] | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Live entity ids in id order, and the columns the scorecards' criteria test."""
-    table = Company if kind == "company" else Relationship
+    table = (Company if kind == "company" else Relationship).__table__
     fields = sorted({c["field"] for card in cards for c in card.get("criteria", [])})
     selected = []
     for name in fields:
         head, _, rest = name.partition(".")
         if head == "attributes":
-            selected.append(table.attributes[rest].as_string().label(name))
+            selected.append(table.c.attributes[rest].as_string())
         elif name == "type":
-            selected.append(select(RelationshipType.name).where(RelationshipType.id == Relationship.type_id)
-                            .scalar_subquery().label(name))
+            types = RelationshipType.__table__
+            selected.append(select(types.c.name).where(types.c.id == table.c.type_id).scalar_subquery())
+        elif name in MONEY_COLUMNS:
+            selected.append(type_coerce(table.c[name], BigInteger))
         else:
-            selected.append(getattr(table, name).label(name))
-    stmt = select(table.id, *selected).where(table.is_deleted.is_(False)).order_by(table.id)
+            selected.append(table.c[name])
+    stmt = select(table.c.id, *selected).where(table.c.tenant_id == tenant.id, table.c.is_deleted.is_(False)) \
+        .order_by(table.c.id)
     rows: list[Any] = []
     with tenant.session() as session:
+        connection = session.connection()
         if only is None:
-            rows = session.execute(stmt).all()
+            rows = fetch_all(connection, stmt)
         else:
             for start in range(0, len(only), CHUNK):
-                rows += session.execute(stmt.where(table.id.in_(list(only[start:start + CHUNK])))).all()
+                rows += fetch_all(connection, stmt.where(table.c.id.in_(list(only[start:start + CHUNK]))))
+    rows.sort(key=lambda r: r[0])
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     columns: dict[str, np.ndarray] = {}
     for position, name in enumerate(fields, start=1):
         values = [r[position] for r in rows]
-        numeric = name in MONEY_COLUMNS or name == "employees"
-        columns[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=float) if numeric \
-            else np.array(values, dtype=object)
+        if name in MONEY_COLUMNS:
+            columns[name] = np.array([np.nan if v is None else v / 100.0 for v in values], dtype=float)
+        elif name == "employees":
+            columns[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        else:
+            columns[name] = np.array(values, dtype=object)
     return ids, columns
 
 
@@ -175,17 +189,36 @@ def _assign(cards: Sequence[Mapping[str, Any]], ids: np.ndarray, columns: Mappin
 
 def _compute_measures(tenant: TenantContext, kind: str, ids: np.ndarray, keys: set[str],
                       measures: Mapping[str, Any]) -> dict[str, Any]:
-    """Each measure once for every entity of the kind; a failing measure names its plugin."""
+    """Each measure once for every entity of the kind; a failing measure names its plugin.
+
+    This plugin's own measures (its field measures read together in one query) run on a
+    worker thread while other plugins' measures run here, one after the other: the
+    database does most of the work and releases the GIL meanwhile, and code of other
+    plugins is never run on threads it did not ask for."""
     cache: dict[str, Any] = {}
     id_list = ids.tolist()
-    for key in sorted(keys):
-        measure = measures.get(key)
-        if measure is None or kind not in measure.entity_kinds or not id_list:
-            continue
-        try:
-            cache[key] = measure.compute(tenant, kind, id_list)
-        except Exception as exc:
-            raise tenant.host.attribute(exc, "tether_health_measures", tenant.id) from exc
+    usable = {key: measures[key] for key in sorted(keys)
+              if key in measures and kind in measures[key].entity_kinds and id_list}
+    own = {key: m for key, m in usable.items() if m.plugin == PLUGIN}
+    own_fields = {key: (key[len("field:"):], m.kind) for key, m in own.items() if key.startswith("field:")}
+
+    def compute_own() -> dict[str, Any]:
+        found: dict[str, Any] = load_fields(tenant, kind, own_fields, id_list) if own_fields else {}
+        for key, measure in own.items():
+            if key not in own_fields:
+                found[key] = measure.compute(tenant, kind, id_list)
+        return found
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorecards-measures") as pool:
+        own_result = pool.submit(compute_own)
+        for key, measure in usable.items():
+            if key in own:
+                continue
+            try:
+                cache[key] = measure.compute(tenant, kind, id_list)
+            except Exception as exc:
+                raise tenant.host.attribute(exc, "tether_health_measures", tenant.id) from exc
+        cache.update(own_result.result())
     return cache
 
 
@@ -257,52 +290,75 @@ def _override_maps(card: CompiledScorecard, ids: np.ndarray, overrides: Mapping[
 # -- writing --------------------------------------------------------------------------
 
 
+COLUMNS = ("tenant_id", "entity_kind", "entity_id", "scorecard", "score", "label", "color", "exception",
+           "overridden", "measure_scores", "run_id", "computed_at")
+
+
 def _write(tenant: TenantContext, kind: str, *, run_id: int, full: bool, now: dt.datetime, ids: np.ndarray,
-           overall: np.ndarray, labels, colors, cards, exceptions, overridden, blobs) -> None:
+           overall: np.ndarray, labels, colors, cards, exceptions, overridden, blobs) -> int:
+    """Write the scores that changed (new entities, a different score, range, scorecard, exception,
+    override or measure score); a full run also drops scores of entities it no longer scored.
+    Returns how many rows were written."""
     table = HealthScore.__table__
     scope = (table.c.tenant_id == tenant.id) & (table.c.entity_kind == kind)
+    stored = select(table.c.entity_id, table.c.score, table.c.label, table.c.scorecard, table.c.exception,
+                    table.c.overridden, table.c.measure_scores, table.c.previous_score, table.c.trend).where(scope)
     with tenant.transaction() as session:
-        previous_rows: list[Any] = []
+        connection = session.connection()
         if full:
-            previous_rows = session.execute(select(table.c.entity_id, table.c.score).where(scope)).all()
+            old = fetch_all(connection, stored)
         else:
+            old = []
             for start in range(0, len(ids), CHUNK):
-                chunk = ids[start:start + CHUNK].tolist()
-                previous_rows += session.execute(select(table.c.entity_id, table.c.score)
-                                                 .where(scope, table.c.entity_id.in_(chunk))).all()
-        previous = _aligned_previous(previous_rows, ids)
-        trends = trend(overall, previous)
-        if full:
-            session.execute(delete(table).where(scope))
-        else:
-            for start in range(0, len(ids), CHUNK):
-                session.execute(delete(table).where(scope, table.c.entity_id.in_(ids[start:start + CHUNK].tolist())))
-        score_list = [None if s != s else s for s in overall.tolist()]
-        prev_list = [None if s != s else s for s in previous.tolist()]
-        flags = overridden.tolist()
-        rows = [
-            {"tenant_id": tenant.id, "entity_kind": kind, "entity_id": entity_id, "scorecard": cards[i],
-             "score": score_list[i], "label": labels[i], "color": colors[i], "previous_score": prev_list[i],
-             "trend": trends[i], "exception": exceptions[i], "overridden": flags[i], "measure_scores": blobs[i],
-             "run_id": run_id, "computed_at": now}
-            for i, entity_id in enumerate(ids.tolist())
-        ]
-        if rows:
-            session.execute(insert(table), rows)
+                old += fetch_all(connection, stored.where(table.c.entity_id.in_(ids[start:start + CHUNK].tolist())))
+        changed, gone = _changes(old, ids, overall, labels, cards, exceptions, overridden, blobs)
+        stamp = processor(connection, table, "computed_at")(now)
+        scores = np.where(np.isnan(overall), None, overall)
+        rows = ((tenant.id, kind, int(ids[i]), cards[i], scores[i], labels[i], colors[i], exceptions[i],
+                 bool(overridden[i]), blobs[i], run_id, stamp) for i in np.flatnonzero(changed).tolist())
+        upsert_scores(connection, COLUMNS, rows)
+        if full and len(gone):
+            for start in range(0, len(gone), CHUNK):
+                connection.execute(delete(table).where(scope, table.c.entity_id.in_(gone[start:start + CHUNK].tolist())))
+        return int(changed.sum())
 
 
-def _aligned_previous(rows: Sequence[Any], ids: np.ndarray) -> np.ndarray:
-    previous = np.full(len(ids), np.nan)
-    if not rows:
-        return previous
-    old_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    old_scores = np.fromiter((np.nan if r[1] is None else r[1] for r in rows), dtype=float, count=len(rows))
-    order = np.argsort(old_ids)
-    old_ids, old_scores = old_ids[order], old_scores[order]
+def _changes(old: Sequence[tuple], ids: np.ndarray, overall: np.ndarray, labels, cards, exceptions, overridden,
+             blobs) -> tuple[np.ndarray, np.ndarray]:
+    """Which new rows need writing (mask over ``ids``), and stored ids no longer scored.
+
+    A stored row is left alone when rewriting it would change nothing: same score,
+    range, scorecard, exception, override flag and measure scores, and already showing
+    that score as its previous one with the trend "same" (what the upsert would write).
+    """
+    if not old:
+        return np.ones(len(ids), dtype=bool), np.empty(0, dtype=np.int64)
+    columns = list(zip(*old))
+    old_ids = np.array(columns[0], dtype=np.int64)
+    order = np.argsort(old_ids, kind="stable")
+    old_ids = old_ids[order]
     pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
-    hit = old_ids[pos] == ids
-    previous[hit] = old_scores[pos[hit]]
-    return previous
+
+    def stored(position: int) -> np.ndarray:
+        values = np.empty(len(order), dtype=object)
+        values[:] = columns[position]
+        return values[order][pos]
+
+    def numbers(position: int) -> np.ndarray:
+        return np.array(columns[position], dtype=float)[order][pos]
+
+    def equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a == b) | (np.isnan(a) & np.isnan(b))
+
+    keep = (old_ids[pos] == ids) & equal(numbers(1), overall) & equal(numbers(7), overall)
+    steady = np.where(np.isnan(overall), None, "same")
+    for position, new in ((2, labels), (3, cards), (4, exceptions), (6, blobs), (8, steady)):
+        fresh = np.empty(len(ids), dtype=object)
+        fresh[:] = new
+        keep &= stored(position) == fresh
+    keep &= np.array(columns[5], dtype=bool)[order][pos] == overridden
+    gone = np.setdiff1d(old_ids, ids, assume_unique=True)
+    return ~keep, gone
 
 
 def _clear(tenant: TenantContext, kind: str) -> None:
@@ -332,6 +388,17 @@ def _snapshot_if_due(tenant: TenantContext, session, now: dt.datetime) -> bool:
                source.c.label, source.c.overridden, literal(now, HealthScoreHistory.snapshot_at.type))
         .where(source.c.tenant_id == tenant.id)))
     return True
+
+
+RUNS_KEPT = dt.timedelta(days=30)
+
+
+def _prune_runs(tenant: TenantContext, session, now: dt.datetime) -> None:
+    """Forget runs older than a month that no current score still points at."""
+    runs, scores = ScoreRun.__table__, HealthScore.__table__
+    in_use = select(scores.c.run_id).where(scores.c.tenant_id == tenant.id, scores.c.run_id.is_not(None)).distinct()
+    session.execute(delete(runs).where(runs.c.tenant_id == tenant.id, runs.c.started_at < now - RUNS_KEPT,
+                                       runs.c.id.not_in(in_use)))
 
 
 def forget(tenant: TenantContext, kind: str, ids: Sequence[int]) -> None:

@@ -62,7 +62,9 @@ def measure_score(scoring: Mapping[str, Any], raw: np.ndarray) -> np.ndarray:
         table = {str(k).casefold(): float(v) for k, v in scoring["scores"].items()}
         fallback = scoring.get("default")
         fallback = np.nan if fallback is None else float(fallback)
-        return np.array([np.nan if v is None else table.get(str(v).casefold(), fallback) for v in raw], dtype=float)
+        # Picklists have few distinct values: fold each once, then look every row up.
+        lookup = {v: (np.nan if v is None else table.get(str(v).casefold(), fallback)) for v in set(raw.tolist())}
+        return np.fromiter((lookup[v] for v in raw.tolist()), dtype=float, count=len(raw))
     values = raw.astype(float, copy=False)
     if kind == "linear":
         worst, best = float(scoring["worst"]), float(scoring["best"])
@@ -212,13 +214,3 @@ def score_batch(card: CompiledScorecard, raw: Sequence[np.ndarray], *,
         overridden[row] = True
     return ScoredBatch(overall=overall, measures=matrix, groups=groups, exception=exception, overridden=overridden)
 
-
-def trend(current: np.ndarray, previous: np.ndarray) -> list[str | None]:
-    """up / down / same against the previous run's score (None when either is N/A)."""
-    out = np.full(current.shape, None, dtype=object)
-    both = ~np.isnan(current) & ~np.isnan(previous)
-    diff = np.round(current - np.nan_to_num(previous), 2)
-    out[both & (diff > 0)] = "up"
-    out[both & (diff < 0)] = "down"
-    out[both & (diff == 0)] = "same"
-    return out.tolist()

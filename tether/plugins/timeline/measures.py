@@ -8,9 +8,10 @@ included, as they roll up) or per relationship.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Float, case, func, select
 
 from tether.core.contracts import HealthMeasure, RenewalFeatures
 from tether.core.plugins import TenantContext
@@ -25,32 +26,51 @@ RECENT_DAYS = 90
 IN_LIST_LIMIT = 1000
 
 
-def _group_column(entity_kind: str):
-    return ActivityRecord.relationship_id if entity_kind == "relationship" else ActivityRecord.company_id
+# The two measures share one grouped query per run: the scoring run passes the same id
+# list to both, so a result computed moments ago for that very list is reused.
+_CACHE_SECONDS = 60.0
+_cache: dict[tuple[str, str], tuple[Any, float, dict[int, float], dict[int, int]]] = {}
+
+
+def _epoch_seconds(column, dialect: str):
+    """Seconds since 1970 of a naive-UTC timestamp column, computed by the database."""
+    if dialect == "postgresql":
+        return func.extract("epoch", column)
+    return func.cast(func.strftime("%s", column), Float)
 
 
 def _activity_stats(tenant: TenantContext, entity_kind: str, ids: Sequence[int], now: dt.datetime
-                    ) -> tuple[dict[int, dt.datetime], dict[int, int]]:
-    column = _group_column(entity_kind)
+                    ) -> tuple[dict[int, float], dict[int, int]]:
+    """``({id: seconds since 1970 of the last activity}, {id: activities in the last 90 days})``."""
+    key = (tenant.id, entity_kind)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] is ids and time.monotonic() - cached[1] < _CACHE_SECONDS:
+        return cached[2], cached[3]
+    table = ActivityRecord.__table__
+    column = table.c.relationship_id if entity_kind == "relationship" else table.c.company_id
     since = now - dt.timedelta(days=RECENT_DAYS)
-    stmt = select(column, func.max(ActivityRecord.occurred_at),
-                  func.sum(case((ActivityRecord.occurred_at >= since, 1), else_=0))
-                  ).where(column.is_not(None)).group_by(column)
-    if len(ids) <= IN_LIST_LIMIT:
-        stmt = stmt.where(column.in_(list(ids)))
-    last: dict[int, dt.datetime] = {}
-    recent: dict[int, int] = {}
     with tenant.session() as session:
-        for entity_id, latest, count in session.execute(stmt):
-            last[entity_id] = latest
-            recent[entity_id] = int(count or 0)
+        connection = session.connection()
+        stmt = (select(column, _epoch_seconds(func.max(table.c.occurred_at), connection.dialect.name),
+                       func.sum(case((table.c.occurred_at >= since, 1), else_=0)))
+                .where(table.c.tenant_id == tenant.id, column.is_not(None)).group_by(column))
+        if len(ids) <= IN_LIST_LIMIT:
+            stmt = stmt.where(column.in_(list(ids)))
+        result = connection.execute(stmt)
+        rows = result.cursor.fetchall() if getattr(result, "cursor", None) is not None else result.all()
+        result.close()
+    last = {row[0]: float(row[1]) for row in rows}
+    recent = {row[0]: int(row[2] or 0) for row in rows}
+    _cache.clear()  # one entry: only the run in progress benefits
+    _cache[key] = (ids, time.monotonic(), last, recent)
     return last, recent
 
 
 def days_since_last_activity(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
     now = utcnow()
     last, _ = _activity_stats(tenant, entity_kind, ids, now)
-    return {entity_id: max((now - when).total_seconds(), 0.0) / 86400 for entity_id, when in last.items()}
+    stamp = now.timestamp()
+    return {entity_id: max(stamp - when, 0.0) / 86400 for entity_id, when in last.items()}
 
 
 def activities_last_90_days(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
@@ -86,7 +106,7 @@ def renewal_features(tenant: TenantContext, opportunity_ids: Sequence[int]) -> R
         last, recent, key = (by_relationship[0], by_relationship[1], relationship_id) if relationship_id is not None \
             else (by_company[0], by_company[1], company_id)
         when = last.get(key) if key is not None else None
-        days.append(None if when is None else max((now - when).total_seconds(), 0.0) / 86400)
+        days.append(None if when is None else max(now.timestamp() - when, 0.0) / 86400)
         counts.append(None if key is None else float(recent.get(key, 0)))
     return RenewalFeatures(
         opportunity_ids=ids,
