@@ -44,6 +44,13 @@ def test_manifest_overrides_timing_by_name_and_object(jobs_tenant):
     assert found[("manual", None)].every_seconds == 7200  # timing from the manifest only
 
 
+def test_an_entry_for_one_object_beats_one_for_all_objects_in_any_order(jobs_tenant):
+    tenant = jobs_tenant("acme", schedules=[{"job": "sync", "object": "Org", "every": "1m"},
+                                            {"job": "sync", "every": "1d", "enabled": False}])
+    found = by_key(tenant_schedules(tenant).schedules)
+    assert (found[("sync", "Org")].every_seconds, found[("sync", "Org")].enabled) == (60, True)
+
+
 def test_manifest_entries_that_cannot_apply_are_reported_not_fatal(jobs_tenant):
     tenant = jobs_tenant("acme", schedules=[
         {"job": "nightly_magic", "every": "1h"},

@@ -98,6 +98,7 @@ class EmbeddedEngine:
         self._housekeeper: threading.Thread | None = None
         self._running: dict[int, ClaimedJob] = {}
         self._running_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._fingerprint: tuple | None = None
         self._started = False
 
@@ -187,6 +188,10 @@ class EmbeddedEngine:
 
     def refresh_schedules(self, *, force: bool = False) -> bool:
         """Bring APScheduler's jobs in line with the tenants' schedules; True if it looked."""
+        with self._refresh_lock:
+            return self._refresh(force)
+
+    def _refresh(self, force: bool) -> bool:
         fingerprint = tenants_fingerprint(self.store)
         if not force and fingerprint == self._fingerprint:
             return False

@@ -3,7 +3,7 @@
 The effective schedules of a tenant are computed from its mapped objects, its plugins'
 ``JobSpec``s and its manifest's ``schedules`` entries (``{job, object, every | cron,
 enabled}``), which override timing by job name, for one object or (without ``object``)
-for every object of a per-object job. They are written to ``job_schedules``, where an
+for every object of a per-object job; an entry for one object beats one for all. They are written to ``job_schedules``, where an
 operator's pause survives restarts and manifest changes; both engines read them there.
 """
 
@@ -103,7 +103,10 @@ def tenant_schedules(tenant: "TenantContext") -> TenantSchedules:
             add(kind, None, None)
 
     problems: list[str] = []
-    for index, entry in enumerate(tenant.schedules or []):
+    entries = list(enumerate(tenant.schedules or []))
+    # An entry naming its object is more specific than one for all objects: it wins, in any order.
+    entries.sort(key=lambda item: bool(item[1].get("object")))
+    for index, entry in entries:
         where = f"schedules[{index}]"
         kind = catalog.get(entry.get("job", ""))
         if kind is None:
