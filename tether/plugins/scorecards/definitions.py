@@ -155,6 +155,31 @@ class ScorecardSchema(Schema):
             raise ValidationError(errors)
 
 
+class FieldMeasureSchema(Schema):
+    """A company (or relationship) attribute offered as a measure: ``{field: nps, kind: numeric}``."""
+
+    field = fields.String(required=True, validate=validate.Regexp(r"^(attributes\.)?[A-Za-z_][A-Za-z0-9_ ]{0,79}$",
+                                                                   error="must be an attribute name such as nps"))
+    kind = fields.String(load_default="numeric", validate=validate.OneOf(["numeric", "picklist"]))
+    entity = fields.String(load_default="company", validate=validate.OneOf(ENTITY_KINDS))
+    label = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
+    choices = fields.List(fields.String(), load_default=list)
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every error in the plugin's tenant config, by path below ``config``."""
+    errors: dict[str, list[str]] = {}
+    if config.get("scorecards"):
+        _, found = validate_scorecards(config["scorecards"])
+        errors.update(found)
+    if config.get("field_measures"):
+        try:
+            FieldMeasureSchema(many=True).load(config["field_measures"])
+        except ValidationError as exc:
+            errors.update(flatten_errors(exc.messages, "field_measures"))
+    return errors
+
+
 def validate_scorecards(raw: Any, *, measures: Mapping[str, Any] | None = None, prefix: str = "scorecards"
                         ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """Load a list of scorecard definitions; returns them and every error by path.

@@ -10,7 +10,7 @@ from tether.core.hookspecs import hookimpl
 from . import health, jobs, measures
 from . import models  # noqa: F401  (registers the plugin's tables)
 from .api import routes
-from .definitions import PLUGIN, validate_scorecards
+from .definitions import PLUGIN, validate_config
 from .runner import forget, run_scoring
 
 # Changes to at most this many entities are scored at once; bigger batches (a sync) wait for the scheduled run.
@@ -38,9 +38,9 @@ def tether_renewal_features(tenant, opportunity_ids):
 
 @hookimpl
 def tether_validate_config(tenant, plugin, config):
-    if plugin != PLUGIN or not config.get("scorecards"):
+    if plugin != PLUGIN:
         return []
-    _, errors = validate_scorecards(config["scorecards"])
+    errors = validate_config(config)
     return [f"{path}: {message}" for path, messages in sorted(errors.items()) for message in messages]
 
 
