@@ -230,3 +230,13 @@ def test_writes_report_lock_errors_as_transient_and_validation_errors_with_the_m
         (3, True, None, None)]
     assert "Next step is not allowed" in results[1].error_message
     assert results[2].created and fake_org.get(results[2].external_id)["Name"] == "Created"
+
+
+def test_a_secret_that_is_not_set_fails_every_run_saying_which(fake_org, sf_tenant, monkeypatch):
+    tenant = sf_tenant()
+    monkeypatch.delenv("FAKE_SF_TOKEN")
+    results = sync_tenant(tenant, options=fast_options())
+    assert [(r.object_name, r.status) for r in results] == [("Account", "failed"), ("Opportunity", "failed")]
+    assert "environment variable FAKE_SF_TOKEN is not set" in results[0].error
+    with tenant.session() as session:
+        assert [run.status for run in session.scalars(select(JobRun))] == ["failed", "failed"]

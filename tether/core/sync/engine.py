@@ -133,7 +133,7 @@ def _sync_connector(tenant: "TenantContext", spec: Any, mappings: list[ObjectMap
     results: list[SyncResult] = []
     try:
         connector: Connector = spec.factory(tenant)
-    except ConnectorError as exc:
+    except TetherError as exc:  # a bad or incomplete config, a secret not set, a refused login
         return [_record_setup_failure(tenant, spec.name, m, exc, full) for m in mappings]
     try:
         try:
