@@ -98,6 +98,9 @@ class WriteOperation:
     # The local row this came from; results are matched back by it.
     local_id: int | None = None
     external_id: str | None = None
+    # For a record not yet at the source (no ``external_id``): the source field to upsert
+    # by, whose value is in ``values``, so a retried create finds the record it made.
+    external_id_field: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +125,11 @@ class Connector(Protocol):
     Errors are raised as :class:`tether.core.errors.TransientConnectorError` (retry),
     :class:`~tether.core.errors.PermanentConnectorError` (stop, show the message) or
     :class:`~tether.core.errors.QuotaExceeded` (stop, status "throttled").
+
+    Optional: ``fetch(object_name, ids, fields) -> list[dict]``, the current state of
+    records by primary key (deleted ones flagged ``IsDeleted``, purged ones absent), in
+    as few calls as the source allows. Webhook processing uses it for notifications that
+    do not carry every mapped field; without it those wait for the next poll.
     """
 
     name: str

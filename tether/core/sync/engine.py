@@ -30,6 +30,7 @@ from ..contracts import ChangeSet, ObjectMapping
 from ..errors import ConnectorError, PluginHookError, QuotaExceeded, TetherError, TransientConnectorError
 from .apply import ENTITY_ORDER
 from .cursors import load_cursor, save_cursor
+from .incoming import reconcile_incoming
 from .mappings import inbound_fields, resolve_mappings
 from .outbox import APPLYING_SYNC
 from .plan import ObjectPlan, build_plan, page_rows
@@ -301,12 +302,14 @@ class ObjectSync:
         counters = self.counters
         with tenant.transaction() as session:
             session.info[APPLYING_SYNC] = True
-            outcome = applier.apply(session, rows)
+            # Records tether changed: our own pushes coming back, merges, conflicts.
+            incoming = reconcile_incoming(session, tenant, self.name, plan.mapping, rows, full_reload=applier.full_reload)
+            outcome = applier.apply(session, incoming.rows)
             counters.pages += 1
             counters.records_read += len(rows)
             counters.records_applied += len(outcome.created) + len(outcome.updated)
             counters.records_deleted += len(outcome.deleted)
-            counters.records_unchanged += outcome.unchanged
+            counters.records_unchanged += outcome.unchanged + len(incoming.echoes) + len(incoming.kept_deleted)
             self._account_calls(page.api_calls)
             save_cursor(session, self.name, self.object_name, value=new_position, state=state)
             record_progress(session, tenant.id, run_id, counters, {**self.details, "cursor": new_position})

@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import DomainError
 from ..store.models import Company, Opportunity, OutboxEntry, Relationship
 from .coerce import to_jsonable
 from .mappings import cached_mappings, outbound_fields
+from .shadow import remember_base
 
 if TYPE_CHECKING:
     from ..plugins import TenantContext
@@ -72,7 +73,14 @@ def capture_local_change(tenant: "TenantContext", session: Session, *, entity: s
             values = {}
         source_id = external_id or _external_id(session, entity, local_id, mapping.connector)
         if operation == "delete" and source_id is None:
-            continue  # never reached the source: nothing to delete there
+            source_id = _pushed_id(session, mapping, local_id)
+            if source_id is None:
+                # Never reached the source: nothing to delete there, and a create still
+                # waiting must not reach it either (the "re-inserted record" anomaly).
+                _cancel_waiting(session, mapping, local_id)
+                continue
+        # The values both sides last agreed on, taken before this change (for the merge).
+        remember_base(session, tenant.id, mapping, entity=entity, local_id=local_id, external_id=source_id)
         entry = OutboxEntry(tenant_id=tenant.id, connector=mapping.connector, object_name=mapping.object_name,
                             local_id=local_id, external_id=source_id, operation=operation, changes=values)
         session.add(entry)
@@ -81,6 +89,23 @@ def capture_local_change(tenant: "TenantContext", session: Session, *, entity: s
         if first_id is None:
             first_id = entry.id
     return first_id
+
+
+def _pushed_id(session: Session, mapping, local_id: int) -> str | None:
+    """The source id the pusher recorded for a record tether created there."""
+    from .writeback_models import SyncShadow
+
+    return session.scalar(select(SyncShadow.external_id).where(
+        SyncShadow.connector == mapping.connector, SyncShadow.object_name == mapping.object_name,
+        SyncShadow.local_id == local_id))
+
+
+def _cancel_waiting(session: Session, mapping, local_id: int) -> None:
+    session.execute(update(OutboxEntry).where(
+        OutboxEntry.connector == mapping.connector, OutboxEntry.object_name == mapping.object_name,
+        OutboxEntry.local_id == local_id, OutboxEntry.status.in_(("pending", "failed")))
+        .values(status="cancelled", last_error="deleted locally before it was pushed")
+        .execution_options(synchronize_session=False))
 
 
 def _external_id(session: Session, entity: str, local_id: int, connector: str) -> str | None:

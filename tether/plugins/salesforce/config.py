@@ -29,6 +29,7 @@ class SalesforceSettings:
     ca_bundle: str | None = None
     http_timeout_seconds: float = 60.0
     bulk_threshold: int = 2000
+    write_bulk_threshold: int = 10_000
     pk_chunk_size: int = 100_000
     bulk_poll_seconds: float = 2.0
     bulk_timeout_seconds: float = 3600.0
@@ -67,6 +68,8 @@ class SalesforceSettings:
                 problems.append(f"{key}: {share} is not a share between 0 and 1 (e.g. 0.25)")
         if self.bulk_threshold < 0:
             problems.append("bulk_threshold: must be 0 or more")
+        if self.write_bulk_threshold < 0:
+            problems.append("write_bulk_threshold: must be 0 or more")
         if not 1 <= self.pk_chunk_size <= 250_000:
             problems.append("pk_chunk_size: Salesforce accepts 1 to 250000")
         if self.lookback_seconds < 0:

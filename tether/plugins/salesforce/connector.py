@@ -60,6 +60,8 @@ class SalesforceConnector:
         self.auth = Authenticator(settings, self.http)
         self.quota_share_per_run = settings.quota_share_per_run
         self.quota_share_total = settings.quota_share_total
+        # The pusher hands over larger batches whole, for the Bulk API.
+        self.bulk_write_threshold = settings.write_bulk_threshold
         self._session: SalesforceSession | None = None
         self._sf: Salesforce | None = None
         self._bulk: SalesforceBulk | None = None
@@ -260,7 +262,22 @@ class SalesforceConnector:
     # -- writing ------------------------------------------------------------------------------
 
     def write(self, operations: Sequence[WriteOperation]) -> list[WriteResult]:
+        """sObject Collections (200 records a call); the Bulk API above ``write_bulk_threshold``."""
+        if len(operations) > self.settings.write_bulk_threshold:
+            from .bulk_writes import write_bulk
+
+            return write_bulk(self, operations)
         return write_collections(self, operations)
+
+    def fetch(self, object_name: str, ids: Sequence[str], fields: Sequence[str]) -> list[dict[str, Any]]:
+        """Records by id, deleted ones flagged (one query per 200 ids)."""
+        from .fetch import fetch_records
+
+        sf = self._connect()
+        records = fetch_records(self.call, sf, object_name, ids, fields)
+        if records and object_name.lower() == "opportunity":
+            fill_from_stages(records, self.stages())
+        return records
 
     # -- the rest -----------------------------------------------------------------------------
 

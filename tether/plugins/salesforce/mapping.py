@@ -81,3 +81,11 @@ def normalise_forecast_category(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return FORECAST_CATEGORIES.get(str(value).strip().lower(), str(value))
+
+
+def label_forecast_categories(records: list[dict[str, Any]]) -> None:
+    """Records being pushed (Salesforce field names): ``commit`` → ``Commit`` and so on, in place."""
+    for record in records:
+        value = record.get("ForecastCategoryName")
+        if value is not None:
+            record["ForecastCategoryName"] = FORECAST_CATEGORY_LABELS.get(normalise_forecast_category(value) or "", value)

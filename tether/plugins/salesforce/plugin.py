@@ -55,6 +55,10 @@ def tether_transform_records(tenant, connector: str, object_name: str, direction
         from .stages import normalise_forecast_categories
 
         normalise_forecast_categories(records)
+    elif connector == CONNECTOR and direction == "outbound" and object_name.lower() == "opportunity":
+        from .mapping import label_forecast_categories
+
+        label_forecast_categories(records)
 
 
 @hookimpl

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from tether.core.errors import ConnectorError, PermanentConnectorError, SecretError, TetherError
 from tether.core.secrets import is_reference
+from tether.core.sync.conflicts import check_policy_config
 from tether.core.sync.mappings import merge_mappings
 
 from .booking import rule_problems
@@ -39,6 +40,7 @@ def validate(tenant: "TenantContext", config: Mapping[str, Any]) -> list[str]:
     problems = settings.problems()
     if isinstance(config.get("booking_type_rules"), list):
         problems += rule_problems(config["booking_type_rules"])
+    problems += check_policy_config(config)
     if problems or not settings.check_mappings_on_apply:
         return problems
     return describe_problems(tenant, config)

@@ -1,7 +1,9 @@
 """Writing through sObject Collections: up to 200 records per call, one result per record.
 
-Creates (no Salesforce id yet) POST ``composite/sobjects``; updates PATCH it with each
-record's ``Id``; deletes call ``DELETE composite/sobjects?ids=``. ``allOrNone`` is off,
+Creates (no Salesforce id yet) upsert by the operation's external-id field (``PATCH
+composite/sobjects/<Object>/<Field>``), so a create retried after a lost answer finds the
+record it made, or POST ``composite/sobjects`` when no such field is mapped; updates
+PATCH it with each record's ``Id``; deletes call ``DELETE composite/sobjects?ids=``. ``allOrNone`` is off,
 so one bad record does not fail its neighbours. Lock errors come back as transient
 (the pusher retries them with backoff); validation errors as permanent, with
 Salesforce's message and fields.
@@ -25,14 +27,19 @@ def write_collections(connector: "SalesforceConnector", operations: Sequence[Wri
     results: list[WriteResult | None] = [None] * len(operations)
     groups: dict[tuple[str, str], list[int]] = {}
     for index, op in enumerate(operations):
-        kind = "delete" if op.operation == "delete" else ("update" if op.external_id else "create")
+        if op.operation == "delete":
+            kind = "delete"
+        elif op.external_id:
+            kind = "update"
+        else:
+            kind = f"upsert:{op.external_id_field}" if op.external_id_field else "create"
         groups.setdefault((op.object_name, kind), []).append(index)
     for (object_name, kind), indexes in groups.items():
         for start in range(0, len(indexes), COLLECTION_SIZE):
             chunk = indexes[start:start + COLLECTION_SIZE]
             answers = _send(connector, object_name, kind, [operations[i] for i in chunk])
             for index, answer in zip(chunk, answers):
-                results[index] = _result(operations[index], answer, created=kind == "create")
+                results[index] = _result(operations[index], answer, created=kind != "update" and kind != "delete")
     return [r for r in results if r is not None]
 
 
@@ -50,9 +57,11 @@ def _send(connector: "SalesforceConnector", object_name: str, kind: str, ops: li
             if kind == "update":
                 record["Id"] = op.external_id
             records.append(record)
-        method = "PATCH" if kind == "update" else "POST"
+        method = "POST" if kind == "create" else "PATCH"
+        path = f"composite/sobjects/{object_name}/{kind.split(':', 1)[1]}" if kind.startswith("upsert:") else \
+            "composite/sobjects"
         answer = connector.call(lambda: connector._sf.restful(  # type: ignore[union-attr]
-            "composite/sobjects", method=method, json={"allOrNone": False, "records": records}), doing=doing)
+            path, method=method, json={"allOrNone": False, "records": records}), doing=doing)
     del sf
     return list(answer or [])
 
