@@ -186,3 +186,46 @@ def test_history_snapshots_follow_the_configured_cadence(tenant_with, fixed):
         with tenant.session() as session:
             count = session.scalar(select(func.count()).select_from(HealthScoreHistory))
         assert (second.snapshot, count) == ((False, 1) if tenant is weekly else (True, 2))
+
+
+class LowestWins:
+    """A plugin replacing the weighting: a scorecard is as healthy as its worst measure."""
+
+    TETHER_MANIFEST = {"name": "lowest", "version": "1.0.0", "description": "worst measure wins",
+                       "hooks": ["tether_health_score"]}
+
+    def __init__(self):
+        self.calls = []
+
+    from tether.core.hookspecs import hookimpl
+
+    @hookimpl
+    def tether_health_score(self, tenant, scorecard, entity_ids, measure_values):
+        from tether.core.contracts import ScoreBatch
+
+        self.calls.append((scorecard["name"], len(entity_ids)))
+        columns = list(measure_values.values())
+        lowest = [min((c[i] for c in columns if c[i] is not None), default=None) for i in range(len(entity_ids))]
+        return ScoreBatch(entity_ids=entity_ids, scores=lowest)
+
+
+def test_a_plugin_can_replace_the_weighting_and_exceptions_still_apply(host, tether_store, fixed):
+    from tether.core.manifests import validate_tenant_manifest
+    from tether.core.tenants import apply_manifest, load_context
+
+    plugin = LowestWins()
+    host.register(plugin)
+    scorecard = card(measures=[{"key": "a"}, {"key": "b"}],
+                     exceptions=[{"measure": "b", "when": {"op": "gte", "value": 99}, "score": 1}])
+    manifest = {"tenant": {"id": "acme", "name": "Acme"},
+                "plugins": [{"name": "scorecards", "config": {"scorecards": [scorecard]}}, {"name": "fixed"},
+                            {"name": "lowest"}]}
+    apply_manifest(tether_store, host, validate_tenant_manifest(manifest, host, source="test"))
+    tenant = load_context(tether_store, host, "acme")
+    ids = add_companies(tenant, [{"name": "P"}, {"name": "Q"}, {"name": "R"}])
+    fixed.values["a"] = {ids["P"]: 90, ids["Q"]: 20, ids["R"]: 50}
+    fixed.values["b"] = {ids["P"]: 40, ids["R"]: 99}
+    run_scoring(tenant)
+    got = scores(tenant, "company", ids)
+    assert (got["P"]["score"], got["Q"]["score"], got["R"]["score"]) == (40.0, 20.0, 1.0)
+    assert plugin.calls == [("Health", 3)]

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from sqlalchemy import BigInteger, delete, func, insert, literal, select, type_coerce, update
 
+from tether.core.errors import DomainError
 from tether.core.plugins import TenantContext
 from tether.core.store import Company, Relationship, RelationshipType
 from tether.core.store.types import utcnow
@@ -94,7 +95,7 @@ def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
         choice = _assign(kind_cards, ids, columns)
         cache = _compute_measures(tenant, kind, ids, {k for c in compiled for k in c.keys}, measures)
         overrides = _active_overrides(tenant, kind, started, None if full else ids)
-        result = _score(compiled, choice, ids, cache, kinds_of, {} if full else overrides)
+        result = _score(tenant, compiled, kind_cards, choice, ids, cache, kinds_of, {} if full else overrides)
         report.written[kind] = _write(tenant, kind, run_id=run.id, full=full, now=started, **result)
         report.scored[kind] = len(ids)
         report.not_applicable[kind] = int(np.isnan(result["overall"]).sum())
@@ -235,12 +236,14 @@ def _active_overrides(tenant: TenantContext, kind: str, before: dt.datetime,
     return found
 
 
-def _score(cards: Sequence[CompiledScorecard], choice: np.ndarray, ids: np.ndarray, cache: Mapping[str, Any],
-           kinds_of: Mapping[str, str], overrides: Mapping[int, Mapping[str | None, float]]) -> dict[str, Any]:
+def _score(tenant: TenantContext, cards: Sequence[CompiledScorecard], definitions: Sequence[Mapping[str, Any]],
+           choice: np.ndarray, ids: np.ndarray, cache: Mapping[str, Any], kinds_of: Mapping[str, str],
+           overrides: Mapping[int, Mapping[str | None, float]]) -> dict[str, Any]:
     n = len(ids)
     overall = np.full(n, np.nan)
     overridden = np.zeros(n, dtype=bool)
     exception, blobs, labels, colors, names = (np.full(n, None, dtype=object) for _ in range(5))
+    custom = bool(tenant.hooks.implementers("tether_health_score"))
     for index, card in enumerate(cards):
         rows = np.flatnonzero(choice == index)
         if not len(rows):
@@ -248,8 +251,9 @@ def _score(cards: Sequence[CompiledScorecard], choice: np.ndarray, ids: np.ndarr
         sub_ids = ids[rows]
         raw = [align(cache.get(key), sub_ids, kinds_of.get(key, "numeric")) for key in card.keys]
         measure_overrides, overall_overrides = _override_maps(card, sub_ids, overrides)
+        weighting = _plugin_weighting(tenant, definitions[index], card, sub_ids, raw) if custom else None
         batch: ScoredBatch = score_batch(card, raw, measure_overrides=measure_overrides,
-                                         overall_overrides=overall_overrides)
+                                         overall_overrides=overall_overrides, weighting=weighting)
         scores = np.round(batch.overall, 2)
         overall[rows] = scores
         overridden[rows] = batch.overridden
@@ -266,6 +270,29 @@ def _score(cards: Sequence[CompiledScorecard], choice: np.ndarray, ids: np.ndarr
         blobs[rows] = card_blobs
     return {"ids": ids, "overall": overall, "labels": labels.tolist(), "colors": colors.tolist(),
             "cards": names.tolist(), "exceptions": exception.tolist(), "overridden": overridden, "blobs": blobs.tolist()}
+
+
+def _plugin_weighting(tenant: TenantContext, definition: Mapping[str, Any], card: CompiledScorecard,
+                      ids: np.ndarray, raw: Sequence[np.ndarray]):
+    """A ``tether_health_score`` implementation's scores for one scorecard (one call per run)."""
+
+    def weighting(matrix: np.ndarray) -> np.ndarray | None:
+        values = {key: [None if _missing(v) else v for v in column.tolist()] for key, column in zip(card.keys, raw)}
+        batch = tenant.hooks.tether_health_score(scorecard=dict(definition), entity_ids=ids.tolist(),
+                                                 measure_values=values)
+        if batch is None:
+            return None
+        if list(batch.entity_ids) != ids.tolist() or len(batch.scores) != len(ids):
+            raise DomainError(f"tether_health_score answered for other entities than scorecard {card.name!r} covers",
+                              hint="return scores aligned with the entity_ids given")
+        scores = np.array([np.nan if s is None else float(s) for s in batch.scores], dtype=float)
+        return np.clip(scores, 0.0, 100.0)
+
+    return weighting
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _override_maps(card: CompiledScorecard, ids: np.ndarray, overrides: Mapping[int, Mapping[str | None, float]]

@@ -17,7 +17,7 @@ Steps, for n entities and m measures:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -189,11 +189,13 @@ class ScoredBatch:
 
 def score_batch(card: CompiledScorecard, raw: Sequence[np.ndarray], *,
                 measure_overrides: Mapping[tuple[int, int], float] | None = None,
-                overall_overrides: Mapping[int, float] | None = None) -> ScoredBatch:
+                overall_overrides: Mapping[int, float] | None = None,
+                weighting: Callable[[np.ndarray], np.ndarray | None] | None = None) -> ScoredBatch:
     """Score n entities; ``raw[j]`` holds measure j's values aligned with the entities.
 
     ``measure_overrides`` maps (row, measure column) → score; ``overall_overrides`` maps
-    row → score.
+    row → score. ``weighting(matrix)`` may replace steps 2 and 3 (a plugin's own
+    scoring through ``tether_health_score``); exceptions and overrides still apply.
     """
     matrix = measure_matrix(card, raw)
     n = matrix.shape[0]
@@ -202,6 +204,9 @@ def score_batch(card: CompiledScorecard, raw: Sequence[np.ndarray], *,
         matrix[row, column] = value
         overridden[row] = True
     overall, groups = overall_scores(card, matrix)
+    replaced = weighting(matrix) if weighting is not None else None
+    if replaced is not None:
+        overall = replaced
     exception = np.full(n, -1)
     for index in range(len(card.exceptions) - 1, -1, -1):  # the first listed wins, so it is applied last
         rule = card.exceptions[index]
