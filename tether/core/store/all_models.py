@@ -11,3 +11,4 @@ from ..jobs import models as job_models  # noqa: F401
 from ...plugins.timeline import models as timeline_models  # noqa: F401
 from ...plugins.scorecards import models as scorecard_models  # noqa: F401
 from ..sync import writeback_models  # noqa: F401
+from ...plugins.filedrop import models as filedrop_models  # noqa: F401
