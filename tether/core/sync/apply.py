@@ -291,23 +291,36 @@ class CompanyApplier(EntityApplier):
             if late:
                 connection.execute(update(table).where(table.c.id == bindparam("row_id"))
                                    .values(parent_id=bindparam("parent")), late)
-            # Children that arrived before these (new) parents.
-            waiting = [{"ext": e, "parent": ids[e]} for e in created if e in ids]
-            if waiting:
+            # Children that arrived before these (new) parents: find them first, in bulk, so
+            # an initial load does not run one UPDATE per company for nothing.
+            waiting_for = self._waiting(session, table, table.c.parent_external_id, table.c.parent_id, created, ids)
+            if waiting_for:
                 connection.execute(
                     update(table).where(table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
-                                        table.c.parent_external_id == bindparam("ext"),
-                                        or_(table.c.parent_id.is_(None), table.c.parent_id != bindparam("parent")))
-                    .values(parent_id=bindparam("parent")), waiting)
+                                        table.c.parent_external_id == bindparam("ext"), table.c.parent_id.is_(None))
+                    .values(parent_id=bindparam("parent")),
+                    [{"ext": e, "parent": ids[e]} for e in waiting_for])
         # Opportunities that arrived before their (new) account.
-        new_companies = [{"ext": e, "company": ids[e]} for e in created if e in ids]
-        if new_companies:
-            opportunities = Opportunity.__table__
+        opportunities = Opportunity.__table__
+        waiting_for = self._waiting(session, opportunities, opportunities.c.account_external_id,
+                                    opportunities.c.company_id, created, ids)
+        if waiting_for:
             connection.execute(
                 update(opportunities).where(
                     opportunities.c.tenant_id == self.tenant_id, opportunities.c.external_source == self.source,
                     opportunities.c.account_external_id == bindparam("ext"), opportunities.c.company_id.is_(None))
-                .values(company_id=bindparam("company")), new_companies)
+                .values(company_id=bindparam("company")), [{"ext": e, "company": ids[e]} for e in waiting_for])
+
+    def _waiting(self, session: Session, table: Table, reference, link, created: set[str],
+                 ids: dict[str, int]) -> list[str]:
+        """External ids among ``created`` that unlinked rows of ``table`` refer to."""
+        wanted = sorted(e for e in created if e in ids)
+        found: list[str] = []
+        for chunk in _chunks(wanted):
+            found += session.scalars(select(reference).distinct().where(
+                table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
+                link.is_(None), reference.in_(chunk))).all()
+        return found
 
 
 class OpportunityApplier(EntityApplier):
