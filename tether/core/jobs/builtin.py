@@ -77,6 +77,18 @@ def run_outbox(call: JobCall) -> Any:
     return _require("outbox")(call.tenant)
 
 
+# Core areas that offer JobSpecs the way plugins do (module:function taking the tenant).
+CORE_JOB_PROVIDERS: tuple[str, ...] = ("tether.core.renewals.jobs:renewal_jobs",)
+
+
+def core_area_specs(tenant: "TenantContext") -> list[Any]:
+    specs: list[Any] = []
+    for provider in CORE_JOB_PROVIDERS:
+        module_name, _, function = provider.partition(":")
+        specs += getattr(importlib.import_module(module_name), function)(tenant) or []
+    return specs
+
+
 def core_kinds(tenant: "TenantContext") -> list[JobKind]:
     kinds = [
         JobKind("sync", run_sync, per_object=True, every_seconds=DEFAULT_SYNC_EVERY, records_own_run=True,

@@ -275,9 +275,11 @@ def _report_outcome(rt, request, job_id: int | None, timeout: float) -> None:
                 query = query.where(JobRun.object_name == request.object_name)
             run = session.scalars(query.order_by(JobRun.id.desc())).first()
         if run is not None and not (run.details or {}).get("will_retry"):
+            counts = [f"{label} {value}" for label, value in (
+                ("read", run.records_read), ("applied", run.records_applied), ("deleted", run.records_deleted),
+                ("API calls", run.api_calls)) if value]
             line = (f"{request.describe()}: {run.status} in {(run.finished_at - run.started_at).total_seconds():.1f}s"
-                    f" (read {run.records_read}, applied {run.records_applied}, deleted {run.records_deleted}, "
-                    f"API calls {run.api_calls})")
+                    + (f" ({', '.join(counts)})" if counts else ""))
             console.print(line)
             if run.status == "failed":
                 raise TetherError(f"{request.describe()} failed: {run.error}")

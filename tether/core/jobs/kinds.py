@@ -91,6 +91,8 @@ def job_catalog(tenant: "TenantContext") -> dict[str, JobKind]:
     from . import builtin
 
     catalog = {kind.name: kind for kind in builtin.core_kinds(tenant)}
+    for spec in builtin.core_area_specs(tenant):
+        catalog.setdefault(spec.name, _kind_of(spec, source="core"))
     for spec in plugin_job_specs(tenant):
         if spec.name in catalog:
             log.warning("tenant %s: plugin %r offers a job named %r, which the core already has; it is ignored",
@@ -119,16 +121,16 @@ def resolve(tenant: "TenantContext", job: str, catalog: dict[str, JobKind] | Non
         raise UnknownJob(tenant.id, job, list(catalog)) from None
 
 
-def _kind_of(spec: JobSpec) -> JobKind:
+def _kind_of(spec: JobSpec, source: str | None = None) -> JobKind:
     def run(call: JobCall, _spec: JobSpec = spec) -> Any:
         return _spec.run(call.tenant)
 
-    return JobKind(name=spec.name, run=run, source=f"plugin:{spec.plugin or 'unknown'}",
+    return JobKind(name=spec.name, run=run, source=source or f"plugin:{spec.plugin or 'unknown'}",
                    every_seconds=spec.every, cron=spec.cron, lock=spec.lock_key,
                    description=(spec.run.__doc__ or "").strip().splitlines()[0] if spec.run.__doc__ else "")
 
 
-CORE_JOBS = frozenset({"sync", "reconcile", "inbox", "outbox"})
+CORE_JOBS = frozenset({"sync", "reconcile", "inbox", "outbox"})  # their locks need no lookup
 _LOCK_CACHE: dict[tuple[int, str, str], tuple[float, str | None]] = {}
 _LOCK_TTL = 60.0
 

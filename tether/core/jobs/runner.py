@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import random
@@ -126,6 +127,8 @@ def _from_result(result: Any) -> Outcome:
         extra = data.get("details")
         if isinstance(extra, dict):
             details.update(extra)
+        if isinstance(item, dict):  # whatever else a job reports, kept on its run when it is JSON
+            details.update({k: v for k, v in item.items() if k not in _RESULT_KEYS and _jsonable(v)})
     if "failed" in statuses:
         status = "failed"
     elif "throttled" in statuses:
@@ -133,6 +136,17 @@ def _from_result(result: Any) -> Outcome:
     else:
         status = "success"
     return Outcome(status, "; ".join(errors) or None, details=details)
+
+
+_RESULT_KEYS = {"status", "error", "details", "records_read", "records_applied", "records_deleted", "api_calls"}
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _count_records(job: str, details: dict[str, Any]) -> None:
