@@ -24,7 +24,7 @@ from tether.core.store import types as store_types
 from . import formats
 from .config import PLUGIN, FileDropSettings
 from .cursor import Position, iso_of, micros_of, parse_cursor
-from .storage import DropFile, LocalDrop
+from .storage import DropFile, LocalDrop, tiebreak_of
 
 if TYPE_CHECKING:
     from tether.core.plugins import TenantContext
@@ -37,6 +37,13 @@ SYSTEM_FIELDS = (FieldSchema(PRIMARY_KEY, "id", createable=False, updateable=Fal
                  FieldSchema(CURSOR_FIELD, "datetime", createable=False, updateable=False))
 SYSTEM_NAMES = frozenset(f.name for f in SYSTEM_FIELDS)
 MAX_KEY = 64
+
+
+def cursor_of(record: Mapping[str, Any]) -> str:
+    """The cursor just after ``record`` (a record this connector read), to stop inside a page."""
+    from tether.core.sync.coerce import to_datetime
+
+    return Position(micros_of(to_datetime(record[CURSOR_FIELD])), tiebreak_of(record["_file"]), int(record["_row"])).encode()
 
 
 class FileDropConnector:

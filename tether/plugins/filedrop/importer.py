@@ -21,7 +21,7 @@ from tether.core.sync.runs import RunCounters, finish_run, record_progress, star
 
 from . import rows
 from .config import PLUGIN
-from .connector import CURSOR_FIELD, PRIMARY_KEY, FileDropConnector
+from .connector import CURSOR_FIELD, PRIMARY_KEY, FileDropConnector, cursor_of
 from .models import ProductEvent, UsageValue
 
 if TYPE_CHECKING:
@@ -96,15 +96,25 @@ def _import_object(tenant: "TenantContext", connector: FileDropConnector, object
                                   cursor=position, page_size=page_size)
             try:
                 for page in connector.read(request):
-                    converted = kind.convert(page.records, tenant.id)
+                    bad: rows.BadRow | None = None
+                    records, page_cursor = page.records, page.cursor
+                    try:
+                        converted = kind.convert(records, tenant.id)
+                    except rows.BadRow as error:
+                        # Keep the good rows before it; the cursor stops just before the bad row.
+                        bad, records = error, records[:error.index]
+                        converted = kind.convert(records, tenant.id)
+                        page_cursor = cursor_of(records[-1]) if records else None
                     with tenant.transaction() as session:
                         stored = rows.store_page(session, connector.settings, kind.model, converted)
-                        position = page.cursor or position
+                        position = page_cursor or position
                         save_cursor(session, PLUGIN, object_name, value=position, state=cursor.state)
                         counters.pages += 1
-                        counters.records_read += len(page.records)
+                        counters.records_read += len(records)
                         counters.records_applied += stored
                         record_progress(session, tenant.id, run_id, counters, {**details, "cursor": position})
+                    if bad is not None:
+                        raise bad
                     failures = 0
                 break
             except TransientConnectorError as exc:

@@ -28,10 +28,21 @@ DEFAULT_EVENT_TYPE = "Product event"
 CHUNK = 500
 
 
-def _bad(record: dict[str, Any], column: str, problem: str) -> PermanentConnectorError:
-    return PermanentConnectorError(
+class BadRow(PermanentConnectorError):
+    """A row that does not fit; ``index`` is its place in the page (the rows before it are fine)."""
+
+    index: int = 0
+
+
+def _bad(record: dict[str, Any], column: str, problem: str) -> BadRow:
+    return BadRow(
         f"filedrop: {record.get('_file')} row {record.get('_row')}: {column} {problem}", code="BAD_VALUE",
         hint="fix the row and drop the corrected file again; rows before it are stored, nothing after it is read")
+
+
+def _at(index: int, error: BadRow) -> BadRow:
+    error.index = index
+    return error
 
 
 def _text(record: dict[str, Any], column: str, limit: int, *, required: bool = True) -> str | None:
@@ -49,44 +60,58 @@ def _text(record: dict[str, Any], column: str, limit: int, *, required: bool = T
 def usage_rows(records: Iterable[dict[str, Any]], tenant_id: str) -> list[dict[str, Any]]:
     rows = []
     now = utcnow()
-    for record in records:
+    for index, record in enumerate(records):
         try:
-            period = to_date(record.get("date"))
-        except ValueError:
-            raise _bad(record, "date", f"{record.get('date')!r} is not a date such as 2024-06-03") from None
-        if period is None:
-            raise _bad(record, "date", "is empty")
-        try:
-            value = to_float(record.get("value"))
-        except (TypeError, ValueError):
-            raise _bad(record, "value", f"{record.get('value')!r} is not a number") from None
-        if value is None:
-            raise _bad(record, "value", "is empty")
-        rows.append({"tenant_id": tenant_id, "record_key": record["_id"], "account": _text(record, "account", 200),
-                     "metric": _text(record, "metric", 120), "period": period, "value": value,
-                     "source_file": str(record["_file"])[:255], "arrived": to_datetime(record["_arrived"]),
-                     "company_id": None, "created_at": now, "updated_at": now})
+            rows.append(_usage_row(record, tenant_id, now))
+        except BadRow as error:
+            raise _at(index, error) from None
     return rows
+
+
+def _usage_row(record: dict[str, Any], tenant_id: str, now: Any) -> dict[str, Any]:
+    try:
+        period = to_date(record.get("date"))
+    except ValueError:
+        raise _bad(record, "date", f"{record.get('date')!r} is not a date such as 2024-06-03") from None
+    if period is None:
+        raise _bad(record, "date", "is empty")
+    try:
+        value = to_float(record.get("value"))
+    except (TypeError, ValueError):
+        raise _bad(record, "value", f"{record.get('value')!r} is not a number") from None
+    if value is None:
+        raise _bad(record, "value", "is empty")
+    return {"tenant_id": tenant_id, "record_key": record["_id"], "account": _text(record, "account", 200),
+            "metric": _text(record, "metric", 120), "period": period, "value": value,
+            "source_file": str(record["_file"])[:255], "arrived": to_datetime(record["_arrived"]),
+            "company_id": None, "created_at": now, "updated_at": now}
 
 
 def event_rows(records: Iterable[dict[str, Any]], tenant_id: str) -> list[dict[str, Any]]:
     rows = []
     now = utcnow()
-    for record in records:
+    for index, record in enumerate(records):
         try:
-            occurred = to_datetime(record.get("occurred_at"))
-        except ValueError:
-            raise _bad(record, "occurred_at", f"{record.get('occurred_at')!r} is not a time such as "
-                                              f"2024-06-03T09:30:00Z") from None
-        if occurred is None:
-            raise _bad(record, "occurred_at", "is empty")
-        kind = _text(record, "type", 60, required=False) or DEFAULT_EVENT_TYPE
-        rows.append({"tenant_id": tenant_id, "record_key": record["_id"], "account": _text(record, "account", 200),
-                     "occurred_at": occurred, "type": kind, "subject": _text(record, "subject", 255, required=False) or kind,
-                     "notes": str(record.get("notes") or ""), "author": _text(record, "user", 200, required=False),
-                     "source_file": str(record["_file"])[:255], "arrived": to_datetime(record["_arrived"]),
-                     "company_id": None, "created_at": now, "updated_at": now})
+            rows.append(_event_row(record, tenant_id, now))
+        except BadRow as error:
+            raise _at(index, error) from None
     return rows
+
+
+def _event_row(record: dict[str, Any], tenant_id: str, now: Any) -> dict[str, Any]:
+    try:
+        occurred = to_datetime(record.get("occurred_at"))
+    except ValueError:
+        raise _bad(record, "occurred_at", f"{record.get('occurred_at')!r} is not a time such as "
+                                          f"2024-06-03T09:30:00Z") from None
+    if occurred is None:
+        raise _bad(record, "occurred_at", "is empty")
+    kind = _text(record, "type", 60, required=False) or DEFAULT_EVENT_TYPE
+    return {"tenant_id": tenant_id, "record_key": record["_id"], "account": _text(record, "account", 200),
+            "occurred_at": occurred, "type": kind, "subject": _text(record, "subject", 255, required=False) or kind,
+            "notes": str(record.get("notes") or ""), "author": _text(record, "user", 200, required=False),
+            "source_file": str(record["_file"])[:255], "arrived": to_datetime(record["_arrived"]),
+            "company_id": None, "created_at": now, "updated_at": now}
 
 
 def company_ids(session: Session, settings: FileDropSettings, accounts: Iterable[str]) -> dict[str, int]:
@@ -136,15 +161,15 @@ def link_companies(session: Session, settings: FileDropSettings, tenant_id: str,
                                                 Company.is_deleted.is_(False), column.is_not(None))
         if settings.company_source and settings.company_match == "external_id":
             stmt = stmt.where(Company.external_source == settings.company_source)
-        pairs = [{"account": account, "company": company_id} for account, company_id in session.execute(stmt)]
+        pairs = [{"b_account": account, "b_company": company_id} for account, company_id in session.execute(stmt)]
         if not pairs:
             continue
         for model in (UsageValue, ProductEvent):
             table = model.__table__
             result = connection.execute(
-                update(table).where(table.c.tenant_id == tenant_id, table.c.account == bindparam("account"),
+                update(table).where(table.c.tenant_id == tenant_id, table.c.account == bindparam("b_account"),
                                     table.c.company_id.is_(None))
-                .values(company_id=bindparam("company"), updated_at=utcnow()), pairs)
+                .values(company_id=bindparam("b_company"), updated_at=utcnow()), pairs)
             linked += max(result.rowcount or 0, 0)
     return linked
 
