@@ -17,11 +17,33 @@ from .store import Company
 console = Console()
 
 
+def require_current_schema(store) -> None:
+    """Refuse to run on a database that misses migrations.
+
+    Counts a revision as applied when it is an ancestor or a dependency of the applied
+    heads: Alembic drops a branch's ``depends_on`` target from its version table, so
+    comparing heads alone (``Store.check_current``) reports migrations as pending that
+    are not.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from .errors import MigrationRequired
+
+    script = ScriptDirectory.from_config(store.alembic_config())
+    with store.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+    applied = {revision.revision for revision in script.iterate_revisions(current, "base")} if current else set()
+    missing = sorted({revision.revision for revision in script.walk_revisions()} - applied)
+    if missing:
+        raise MigrationRequired(f"database schema misses migrations {', '.join(missing)}", hint="run `tether db upgrade`")
+
+
 def _context(ctx: click.Context, tenant_id: str) -> TenantContext:
     from .cli import runtime
 
     rt = runtime(ctx)
-    rt.store.check_current()
+    require_current_schema(rt.store)
     return rt.context(tenant_id)
 
 

@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from tether.core.domain_cli import require_current_schema
 from tether.core.errors import TetherError
 from tether.core.runtime import Runtime
 
@@ -19,7 +20,7 @@ console = Console()
 
 def _tenant(ctx: click.Context, tenant_id: str):
     rt = ctx.ensure_object(Runtime)
-    rt.store.check_current()
+    require_current_schema(rt.store)
     tenant = rt.context(tenant_id)
     if not tenant.is_enabled(PLUGIN):
         raise TetherError(f"the scorecards plugin is not enabled for tenant {tenant_id!r}",

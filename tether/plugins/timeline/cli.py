@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tether.core.contracts import TimelineQuery
+from tether.core.domain_cli import require_current_schema
 from tether.core.errors import TetherError
 from tether.core.runtime import Runtime
 
@@ -19,7 +20,7 @@ console = Console()
 
 def _tenant(ctx: click.Context, tenant_id: str):
     rt = ctx.ensure_object(Runtime)
-    rt.store.check_current()
+    require_current_schema(rt.store)
     tenant = rt.context(tenant_id)
     if not tenant.is_enabled(PLUGIN):
         raise TetherError(f"the timeline plugin is not enabled for tenant {tenant_id!r}",

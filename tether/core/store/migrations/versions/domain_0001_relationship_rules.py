@@ -1,7 +1,7 @@
 """relationship rules; one relationship per company, type and name
 
 Revision ID: domain_0001
-Revises: core_0001
+Revises: 
 Create Date: 2026-11-25 15:38:56.024286
 """
 from alembic import op
@@ -10,12 +10,9 @@ import tether.core.store.types
 from sqlalchemy.dialects import postgresql
 
 revision = 'domain_0001'
-down_revision = 'core_0001'
+down_revision = None
 branch_labels = ('domain',)
-# Branches off the core head rather than depending on it: with depends_on, Alembic's
-# version table drops core_0001 while the script still lists it as a head, and
-# Store.check_current() then reports a pending migration that is not there.
-depends_on = None
+depends_on = 'core_0001'
 
 
 def upgrade() -> None:
