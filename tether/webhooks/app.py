@@ -10,6 +10,7 @@ from tether.core.api.app import all_endpoints, build_api_blueprint, error_respon
 from tether.core.api.openapi import openapi_document
 from tether.core.errors import TetherError
 from tether.core.runtime import Runtime
+from tether.web import install as install_pages
 
 from .receivers import build_webhook_blueprint
 
@@ -31,6 +32,7 @@ def create_app(runtime: Runtime | None = None, config: Mapping[str, Any] | None 
     receivers = [r for rs in runtime.host.call_global("tether_webhook_receivers") or [] for r in rs or []]
     app.register_blueprint(build_webhook_blueprint(runtime, receivers))
     document = openapi_document(endpoints)
+    install_pages(app, runtime, endpoints)
 
     @app.get("/api/v1/openapi.json")
     def openapi():
