@@ -18,7 +18,7 @@ from tether.core.contracts import ApiRoute, ChangeSet, TimelineQuery
 
 from . import activities
 from .activities import PLUGIN, ActivityInputSchema, ActivityPatchSchema, ActivityTypeInputSchema
-from .feed import SOURCE, Cursor, timeline_page, to_activity
+from .feed import SOURCE, Cursor, crm_ids, timeline_page, to_activity
 
 ALL = ("admin", "user", "viewer_analytics")
 
@@ -112,7 +112,10 @@ def log_activity(api):
 def get_activity(api, activity_id: int):
     """One activity logged in tether."""
     with api.session() as session:
-        return _out(to_activity(activities.get_activity(session, activity_id)))
+        row = activities.get_activity(session, activity_id)
+        pushed = crm_ids(session, [row.id] if row.external_id is None else [])
+        activity = to_activity(row)
+    return _out(dataclasses.replace(activity, external_id=pushed[row.id]) if pushed else activity)
 
 
 @_with(body=ActivityPatchSchema, response=ActivityOutSchema)

@@ -56,7 +56,23 @@ def local_feed(tenant: TenantContext, query: TimelineQuery) -> list[Activity]:
         stmt = stmt.where(ActivityRecord.author == query.author)
     stmt = stmt.order_by(ActivityRecord.occurred_at.desc(), ActivityRecord.id).limit(query.limit)
     with tenant.session() as session:
-        return [to_activity(row) for row in session.scalars(stmt)]
+        rows = list(session.scalars(stmt))
+        pushed = crm_ids(session, [row.id for row in rows if row.external_id is None])
+    activities = [to_activity(row) for row in rows]
+    return [dataclasses.replace(a, external_id=pushed[row.id]) if row.id in pushed else a
+            for a, row in zip(activities, rows)]
+
+
+def crm_ids(session, activity_ids: list[int]) -> dict[int, str]:
+    """The CRM ids of activities the write-back has pushed (kept in the sync's shadow rows),
+    so the CRM's copy of an activity is recognised when a feed brings it back."""
+    if not activity_ids:
+        return {}
+    from tether.core.sync.writeback_models import SyncShadow
+
+    return dict(session.execute(select(SyncShadow.local_id, SyncShadow.external_id).where(
+        SyncShadow.entity == "activity", SyncShadow.local_id.in_(activity_ids), SyncShadow.external_id.is_not(None),
+        SyncShadow.deleted.is_(False))).all())
 
 
 @dataclasses.dataclass(frozen=True)
