@@ -135,7 +135,10 @@ class RiskScore(TenantScoped, Base):
     __tablename__ = "renewal_risk_scores"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"))
+    # No foreign key: scores are rewritten wholesale on every scoring run, and a per-row
+    # key check doubled the cost of writing 100,000 of them; readers join to live
+    # opportunities, so a score of a hard-deleted one is never shown and goes next run.
+    opportunity_id: Mapped[int] = mapped_column(BigId)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("renewal_model_versions.id", ondelete="CASCADE"), index=True)
     likelihood: Mapped[float] = mapped_column(Float)
     # [{"feature", "label", "value", "contribution"}] strongest first; log-odds units
