@@ -29,7 +29,8 @@ err_console = Console(stderr=True)
 
 # Modules exposing a ``register(cli)`` function that adds a command group.
 COMMAND_MODULES: tuple[str, ...] = ("tether.core.domain_cli", "tether.core.sync.cli", "tether.core.renewals.cli",
-                                    "tether.core.jobs.cli", "tether.testing.fake_salesforce.cli")
+                                    "tether.core.jobs.cli", "tether.testing.fake_salesforce.cli",
+                                    "tether.devkit.cli")
 
 
 class TetherGroup(click.Group):

@@ -22,6 +22,7 @@
     │   ├── PermanentConnectorError  retrying will not help: validation, bad query, auth
     │   └── QuotaExceeded            the API quota guard stopped a run (status "throttled")
     ├── WebhookError                 a webhook request was refused (``.status`` is the HTTP code)
+    ├── ScaffoldError                ``tether plugin new`` cannot create the package asked for
     └── JobError                     a job cannot be scheduled, queued or run
         └── UnknownJob               a schedule or command names a job no one provides
 
@@ -187,6 +188,10 @@ class WebhookError(TetherError):
     def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
         self.status = status
         super().__init__(message, hint=hint)
+
+
+class ScaffoldError(TetherError):
+    """``tether plugin new`` refused: a bad name, a folder in the way, a broken template."""
 
 
 class JobError(TetherError):
