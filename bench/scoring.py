@@ -4,8 +4,10 @@ Builds a SQLite tenant with 100,000 companies, 300,000 relationships, their rene
 and activities, and two scorecards of 10 measures each (fields, picklists, attributes,
 renewal at risk, Timeline's activity measures, the relationship rollup). Times a full
 scoring run end to end (measures loaded, scores computed with numpy, written
-set-based), then the Company 360 of a company with 1,000 activities and 200
-opportunities.
+set-based): the first run, which writes every score, and a steady run, which writes only
+what changed; then the Company 360 of a company with 1,000 activities and 200
+opportunities. CPU seconds are printed too: on a shared machine they show the cost
+when wall time includes waiting for a core.
 
     .venv/bin/python bench/scoring.py               # full size
     .venv/bin/python bench/scoring.py --scale 0.1   # a quick run
@@ -38,7 +40,7 @@ from tether.core.tenants import apply_manifest, load_context  # noqa: E402
 from tether.plugins.scorecards.runner import run_scoring  # noqa: E402
 from tether.plugins.timeline.models import ActivityRecord  # noqa: E402
 
-TARGETS = {"score_seconds": {"max": 2.0}, "company_360_p50_ms": {"max": 50.0}}
+TARGETS = {"score_first_run_seconds": {"max": 2.0}, "score_seconds": {"max": 2.0}, "company_360_p50_ms": {"max": 50.0}}
 UTC = dt.timezone.utc
 NOW = dt.datetime.now(UTC).replace(microsecond=0)
 TIERS = ["Standard", "Premium", "Enterprise"]
@@ -175,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (0.1 for a quick run)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--runs", type=int, default=3, help="scoring runs to time (the best is reported too)")
+    parser.add_argument("--runs", type=int, default=4, help="scoring runs to time (at least 3: first, second, steady)")
     args = parser.parse_args()
     companies, relationships = int(100_000 * args.scale), int(300_000 * args.scale)
     rng = random.Random(args.seed)
@@ -189,30 +191,39 @@ def main() -> None:
         print(f"built {companies:,} companies, {relationships:,} relationships, {companies // 2:,} renewals, "
               f"{relationships + 1000:,} activities in {time.perf_counter() - started:.1f}s")
 
-        timings = []
+        timings, cpu, written = [], [], []
         for run in range(args.runs):
-            clock = time.perf_counter()
+            clock, clock_cpu = time.perf_counter(), time.process_time()
             report = run_scoring(tenant, trigger="on_demand")
             timings.append(time.perf_counter() - clock)
-            print(f"run {run + 1}: scored {report.scored} in {timings[-1]:.2f}s "
-                  f"(N/A {report.not_applicable}, snapshot {report.snapshot})")
+            cpu.append(time.process_time() - clock_cpu)
+            written.append(sum(report.written.values()))
+            print(f"run {run + 1}: scored {report.scored} in {timings[-1]:.2f}s ({cpu[-1]:.2f}s CPU), "
+                  f"wrote {written[-1]:,} scores; phases {report.phases} (N/A {report.not_applicable}, "
+                  f"snapshot {report.snapshot})")
         view = company_360(tenant, big)  # warm caches the way a server would be
         assert len(view["opportunities"]["open"]) + view["opportunities"]["closed_total"] == 200
-        samples = []
+        samples, cpu_samples = [], []
         for _ in range(30):
-            clock = time.perf_counter()
+            clock, clock_cpu = time.perf_counter(), time.process_time()
             view = company_360(tenant, big)
             samples.append((time.perf_counter() - clock) * 1000)
+            cpu_samples.append((time.process_time() - clock_cpu) * 1000)
         assert view["health"] is not None and len(view["timeline"]) == 20
         store.dispose()
 
+    steady = timings[2:] or timings[-1:]
     figures = {
-        "score_seconds": round(timings[0], 3),
-        "score_best_seconds": round(min(timings), 3),
+        # The first run writes every score; the second gives each its previous score and
+        # trend; from the third on a run writes only what changed (here: nothing).
+        "score_first_run_seconds": round(timings[0], 3),
+        "score_seconds": round(min(steady), 3),
+        "score_cpu_seconds": round(min(cpu[2:] or cpu[-1:]), 3),
         "entities_scored_count": companies + relationships,
-        "entities_per_s": round((companies + relationships) / timings[0]),
+        "entities_per_s": round((companies + relationships) / min(steady)),
         "company_360_p50_ms": round(statistics.median(samples), 2),
         "company_360_p95_ms": round(sorted(samples)[int(len(samples) * 0.95) - 1], 2),
+        "company_360_cpu_p50_ms": round(statistics.median(cpu_samples), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     width = max(len(name) for name in figures)

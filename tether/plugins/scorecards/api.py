@@ -119,7 +119,9 @@ class RunReportSchema(Schema):
     missing_measures = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     snapshot = fields.Boolean()
     overrides_ended = fields.Integer()
+    written = fields.Dict(keys=fields.String(), values=fields.Integer())
     seconds = fields.Float()
+    phases = fields.Dict(keys=fields.String(), values=fields.Float())
 
 
 class MeasureInfoSchema(Schema):

@@ -52,6 +52,8 @@ class RunReport:
     snapshot: bool = False
     overrides_ended: int = 0
     seconds: float = 0.0
+    # Wall seconds spent reading entities and measures, scoring with arrays, and writing.
+    phases: dict[str, float] = dataclasses.field(default_factory=lambda: {"read": 0.0, "score": 0.0, "write": 0.0})
 
 
 def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
@@ -91,12 +93,16 @@ def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
             missing = [key for key in card.keys if key not in measures or kind not in measures[key].entity_kinds]
             if missing:
                 report.missing_measures[card.name] = missing
+        lap = time.perf_counter()
         ids, columns = _load_entities(tenant, kind, kind_cards, None if full else wanted[kind])
         choice = _assign(kind_cards, ids, columns)
         cache = _compute_measures(tenant, kind, ids, {k for c in compiled for k in c.keys}, measures)
         overrides = _active_overrides(tenant, kind, started, None if full else ids)
+        lap = _lap(report, "read", lap)
         result = _score(tenant, compiled, kind_cards, choice, ids, cache, kinds_of, {} if full else overrides)
+        lap = _lap(report, "score", lap)
         report.written[kind] = _write(tenant, kind, run_id=run.id, full=full, now=started, **result)
+        _lap(report, "write", lap)
         report.scored[kind] = len(ids)
         report.not_applicable[kind] = int(np.isnan(result["overall"]).sum())
         for card in compiled:
@@ -113,6 +119,12 @@ def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
     report.seconds = time.perf_counter() - clock
     log.info("tenant %s: scored %s in %.2fs (%s)", tenant.id, report.scored, report.seconds, trigger)
     return report
+
+
+def _lap(report: RunReport, phase: str, since: float) -> float:
+    now = time.perf_counter()
+    report.phases[phase] = round(report.phases[phase] + now - since, 4)
+    return now
 
 
 # -- entities and scorecard assignment ------------------------------------------------
