@@ -14,9 +14,13 @@ from ..renewals.config import load_config, update_config
 from ..renewals.measures import MEASURES
 from ..renewals.metrics import FAMILIES
 from .registry import ADMIN_ROLES, READ_ROLES, WRITE_ROLES, registry
+from .renewal_responses import (
+    RenewalCallOut, RenewalFieldInfo, RenewalFigureReport, RenewalMeasureInfo, RenewalOpportunityOut,
+    RenewalOpportunityPage, RenewalSettingsOut,
+)
 from .renewal_schemas import (
-    RenewalCallBody, RenewalCallOut, RenewalFieldInfo, RenewalFigureQuery, RenewalFigureReport, RenewalMeasureInfo, RenewalMetricsQuery, RenewalOpportunityBody,
-    RenewalOpportunityListQuery, RenewalOpportunityOut, RenewalOpportunityPage, RenewalOpportunityPatch, RenewalSettingsBody, RenewalSettingsOut, field_errors,
+    RenewalCallBody, RenewalFigureQuery, RenewalMetricsQuery, RenewalOpportunityBody,
+    RenewalOpportunityListQuery, RenewalOpportunityPatch, RenewalSettingsBody, field_errors,
 )
 
 TAG = "renewals"

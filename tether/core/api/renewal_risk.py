@@ -10,7 +10,8 @@ from ..renewals.analytics import Selection
 from ..renewals.risk import opportunity_risk, risk_list
 from ..renewals.scoring import get_version, list_versions, train_and_score
 from .registry import ADMIN_ROLES, WRITE_ROLES, registry
-from .renewal_schemas import RenewalModelVersionOut, RenewalRiskItem, RenewalRiskQuery, RenewalRiskReport, RenewalTrainOut, field_errors
+from .renewal_responses import RenewalModelVersionOut, RenewalRiskItem, RenewalRiskReport, RenewalTrainOut
+from .renewal_schemas import RenewalRiskQuery, field_errors
 
 TAG = "renewals"
 

@@ -20,9 +20,10 @@ from ..renewals.views import (
     Viewer, create_view, delete_view, evaluate_view, get_view, list_views, update_view, widget_drill,
 )
 from .registry import READ_ROLES, WRITE_ROLES, registry
+from .renewal_responses import RenewalDrillPage, RenewalViewData, RenewalViewOut
 from .renewal_schemas import (
-    RenewalDrillPage, RenewalDrillQuery, RenewalExportQuery, RenewalViewBody, RenewalViewData, RenewalViewDataQuery, RenewalViewOut, RenewalViewPatch, RenewalWidgetDrillQuery,
-    RenewalWidgetExportQuery, field_errors,
+    RenewalDrillQuery, RenewalExportQuery, RenewalViewBody, RenewalViewDataQuery, RenewalViewPatch,
+    RenewalWidgetDrillQuery, RenewalWidgetExportQuery, field_errors,
 )
 
 TAG = "renewals"
