@@ -28,7 +28,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 # Modules exposing a ``register(cli)`` function that adds a command group.
-COMMAND_MODULES: tuple[str, ...] = ("tether.core.domain_cli", "tether.core.sync.cli", "tether.core.renewals.cli",
+COMMAND_MODULES: tuple[str, ...] = ("tether.core.domain_cli", "tether.core.sync.cli", "tether.core.sync.writeback_cli",
+                                    "tether.core.renewals.cli",
                                     "tether.core.jobs.cli", "tether.testing.fake_salesforce.cli",
                                     "tether.devkit.cli")
 

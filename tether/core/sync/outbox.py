@@ -112,4 +112,7 @@ def _external_id(session: Session, entity: str, local_id: int, connector: str) -
     table = ENTITY_TABLES.get(entity)
     if table is None:
         return None
-    return session.scalar(select(table.external_id).where(table.id == local_id, table.external_source == connector))
+    row = session.get(table, local_id)  # the caller's row is usually in the session already: no query
+    if row is None or row.external_source != connector:
+        return None
+    return row.external_id

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 
 from ..contracts import ObjectMapping
 from ..store.models import Company, Opportunity, Relationship
@@ -108,13 +109,14 @@ def _forget(session: Session, *args: Any) -> None:
 
 
 def _unflushed_old_values(obj: Any) -> dict[str, Any]:
+    """Original values of the attributes changed since the last flush (SQLAlchemy keeps
+    them in ``committed_state``; reading it beats asking every attribute's history)."""
     state = inspect(obj)
-    old: dict[str, Any] = {}
-    for attr in state.mapper.column_attrs:
-        history = state.attrs[attr.key].history
-        if history.has_changes() and history.deleted:
-            old[attr.key] = history.deleted[0]
-    return old
+    if not state.committed_state:
+        return {}
+    columns = state.mapper.column_attrs
+    return {key: value for key, value in state.committed_state.items()
+            if value is not NO_VALUE and key in columns}
 
 
 def values_before_change(session: Session, entity: str, row: Any, targets: Iterable[str]) -> dict[str, Any]:
