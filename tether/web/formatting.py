@@ -101,8 +101,27 @@ def update_needed(value: str) -> str:
     return UPDATE_NEEDED.get(value, value.replace("_", " "))
 
 
+def health_class(color: Any, label: Any = None) -> str:
+    """A badge class (green, yellow, red, plain) for a scheme's colour (a name or #rrggbb)."""
+    for word in (str(label or "").lower(), str(color or "").lower()):
+        for name in ("green", "yellow", "amber", "red"):
+            if name in word:
+                return "yellow" if name == "amber" else name
+    text = str(color or "").lstrip("#")
+    if len(text) == 6:
+        try:
+            red, green = int(text[0:2], 16), int(text[2:4], 16)
+        except ValueError:
+            return "plain"
+        if green > red * 1.2:
+            return "green"
+        return "red" if red > green * 1.6 else "yellow"
+    return "plain"
+
+
 def register(app) -> None:
     filters = {"money": money, "compact_money": compact_money, "ratio": ratio, "figure": figure,
                "likelihood": likelihood, "when": when, "day": day, "lag": lag, "category": category,
-               "update_needed": update_needed}
+               "update_needed": update_needed,
+               "health_class": health_class}
     app.jinja_env.filters.update({f"tw_{name}": fn for name, fn in filters.items()})

@@ -51,7 +51,7 @@ def _forecast_table(report: dict[str, Any]) -> list[dict[str, Any]]:
         if path[0] == "scenarios" and path[1] in scenarios:
             meaning = "Categories counted: " + ", ".join(c.replace("_", " ") for c in scenarios[path[1]])
         rows.append({"label": label, "meaning": meaning, "css": css,
-                     "values": [_dig(p.get("figures"), path) for p in report.get("periods", [])]})
+                     "cells": [_dig(p.get("figures"), path) for p in report.get("periods", [])]})
     return rows
 
 
