@@ -115,3 +115,33 @@ def test_cli_lists_and_shows_companies(acme, tether_store, plugin_host, tmp_path
     assert runner.invoke(cli, ["companies", "check-hierarchy", "acme"], obj=runtime).exit_code == 0
     types = runner.invoke(cli, ["relationships", "types", "acme"], obj=runtime, env={"COLUMNS": "200"})
     assert "Product" in types.output and "tier:picklist" in types.output
+
+
+class Grumpy:
+    """A plugin whose change listener fails."""
+
+    TETHER_MANIFEST = {"name": "grumpy", "version": "1.0.0", "description": "fails on changes",
+                       "hooks": ["tether_records_changed"]}
+
+    from tether.core.hookspecs import hookimpl
+
+    @hookimpl
+    def tether_records_changed(self, tenant, changes):
+        raise RuntimeError("cannot cope")
+
+
+def test_a_failing_change_listener_does_not_turn_a_committed_write_into_an_error(tether_store, make_client, caplog):
+    from tether.core.manifests import validate_tenant_manifest
+    from tether.core.plugins import PluginHost
+    from tether.core.tenants import apply_manifest
+
+    host = PluginHost.from_entry_points()
+    host.register(Grumpy())
+    manifest = {"tenant": {"id": "acme", "name": "Acme"}, "plugins": [{"name": "grumpy"}],
+                "users": [{"username": "ops@acme.example", "role": "admin"}]}
+    apply_manifest(tether_store, host, validate_tenant_manifest(manifest, host, source="test"))
+    client = make_client("acme", host=host).as_user("ops@acme.example")
+    created = client.post("/companies", {"name": "Still saved"})
+    assert created.status_code == 201
+    assert client.get(f"/companies/{created.get_json()['id']}").status_code == 200
+    assert "plugin 'grumpy' failed in hook tether_records_changed" in caplog.text

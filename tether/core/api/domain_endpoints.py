@@ -5,8 +5,11 @@ Companies, the hierarchy and Company 360 are in :mod:`tether.core.api.domain_com
 
 from __future__ import annotations
 
+import logging
+
 from .. import company360, relationship_rules, relationships
 from ..contracts import ChangeSet
+from ..errors import PluginHookError
 from ..relationships import RelationshipTypePatchSchema, RelationshipTypeSchema
 from ..sync.outbox import capture_local_change
 from .domain_schemas import (
@@ -25,14 +28,20 @@ from .domain_schemas import (
 )
 from .registry import ADMIN_ROLES, READ_ROLES, WRITE_ROLES, registry
 
+log = logging.getLogger(__name__)
+
 RELATIONSHIP_FIELDS = ("company_id", "type_id", "name", "arr", "mrr", "csm", "stage", "status", "attributes")
 
 
 def notify(api, entity: str, *, created=(), updated=(), deleted=()) -> None:
-    """Tell plugins after the transaction committed (a failing plugin cannot undo the write)."""
-    api.tenant.hooks.tether_records_changed(changes=ChangeSet(entity=entity, created=list(created),
-                                                              updated=list(updated), deleted=list(deleted),
-                                                              origin="local"))
+    """Tell plugins after the transaction committed. The write stands whatever a plugin
+    does with the news, so a failing plugin is logged, not answered as an error."""
+    try:
+        api.tenant.hooks.tether_records_changed(changes=ChangeSet(entity=entity, created=list(created),
+                                                                  updated=list(updated), deleted=list(deleted),
+                                                                  origin="local"))
+    except PluginHookError as exc:
+        log.error("%s", exc.one_line())
 
 
 # -- relationship types -----------------------------------------------------------------

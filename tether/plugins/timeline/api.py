@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from tether.core.api.app import ApiError
 from tether.core.api.domain_schemas import ActivitySchema, CursorField, encode_cursor, field_errors
-from tether.core.contracts import ApiRoute, ChangeSet, TimelineQuery
+from tether.core.contracts import ApiRoute, TimelineQuery
 
 from . import activities
 from .activities import PLUGIN, ActivityInputSchema, ActivityPatchSchema, ActivityTypeInputSchema
@@ -80,7 +80,9 @@ def _out(activity) -> dict[str, Any]:
 
 
 def _notify(api, **ids) -> None:
-    api.tenant.hooks.tether_records_changed(changes=ChangeSet(entity="activity", origin="local", **ids))
+    from tether.core.api.domain_endpoints import notify
+
+    notify(api, "activity", **ids)
 
 
 @_with(query=TimelineQuerySchema, response=TimelinePageSchema)
