@@ -29,6 +29,23 @@ def make_venv(path: Path) -> Path:
     return python
 
 
+def add_tools(python: Path) -> None:
+    """``pip`` and ``pytest`` commands in the environment's ``bin``, as an author's has.
+
+    ``pip`` is this environment's pip aimed at the new one (``--python``), offline;
+    ``pytest`` runs the new environment's python.
+    """
+    bin_dir = python.parent
+    shims = {
+        "pip": f'exec {sys.executable} -m pip --python {python} "$@"\n',
+        "pytest": f'exec {python} -m pytest "$@"\n',
+    }
+    for name, body in shims.items():
+        path = bin_dir / name
+        path.write_text("#!/bin/sh\n" + body)
+        path.chmod(0o755)
+
+
 def pip_install(python: Path, *packages: Path, editable: bool = True) -> subprocess.CompletedProcess:
     """``pip install -e`` into the environment of ``python``, with this environment's pip."""
     args = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
@@ -39,7 +56,11 @@ def pip_install(python: Path, *packages: Path, editable: bool = True) -> subproc
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment for a child process: no PostgreSQL suite (it runs in the main suite)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TETHER_TEST_POSTGRES_URL", "PYTEST_ADDOPTS")}
+    """The environment for a child process: offline pip, and no PostgreSQL suite (the main
+    suite runs that)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TETHER_TEST_POSTGRES_URL", "PYTEST_ADDOPTS", "VIRTUAL_ENV", "PYTHONPATH")}
+    # pip reads PIP_NO_BUILD_ISOLATION=0 as "no build isolation": build with setuptools already here.
+    env.update({"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     env.update(extra)
     return env
