@@ -21,7 +21,7 @@ TETHER_KEY = "Tether_Id__c"
 
 def add_key_field(org) -> None:
     """The External ID field tether upserts the records it creates by."""
-    org.add_custom_field("Opportunity", TETHER_KEY, "string", length=80, externalId=True, unique=True)
+    org.add_custom_field("Opportunity", TETHER_KEY, "string", length=80, external_id=True, unique=True)
 
 
 def key_mapping() -> list[dict[str, Any]]:
