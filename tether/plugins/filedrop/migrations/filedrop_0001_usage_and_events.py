@@ -12,7 +12,7 @@ import tether.core.store.types
 revision = 'filedrop_0001'
 down_revision = None
 branch_labels = ('filedrop',)
-depends_on = 'domain_0001'
+depends_on = 'core_0001'
 
 
 def upgrade() -> None:
