@@ -134,3 +134,20 @@ def _benign(diff) -> bool:
 
 def test_every_plugin_migration_folder_is_known_to_the_store(plugin_host: PluginHost, tether_store: Store):
     assert set(plugin_host.migration_locations()) <= set(tether_store.migration_locations)
+
+
+def test_a_fully_migrated_database_is_current_and_a_partial_one_is_not(tether_store: Store):
+    tether_store.check_current()  # every area branch applied, including those resting on core
+    from alembic import command
+
+    from tether.core.errors import MigrationRequired
+
+    if tether_store.dialect != "sqlite":
+        return  # downgrading a shared PostgreSQL test database would disturb other tests
+    cfg = tether_store.alembic_config()
+    heads = tether_store.current_heads()
+    with tether_store.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, f"{heads[0]}@-1" if not heads[0].endswith("_0001") else f"{heads[0].rsplit('_', 1)[0]}@base")
+    with pytest.raises(MigrationRequired, match="pending"):
+        tether_store.check_current()

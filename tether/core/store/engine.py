@@ -139,15 +139,28 @@ class Store:
         return sorted(ScriptDirectory.from_config(self.alembic_config()).get_heads())
 
     def check_current(self) -> None:
-        """Raise :class:`MigrationRequired` unless the schema is at every head."""
+        """Raise :class:`MigrationRequired` unless every known migration has been applied.
+
+        The version table holds only the heads the database is at, and a head whose branch
+        other branches depend on drops out of it, so compare the applied revisions (the
+        current heads and everything they rest on) with every revision the code knows.
+        """
         try:
-            current = set(self.current_heads())
+            current = self.current_heads()
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot reach the database at {self.safe_url}: {exc.orig}") from exc
-        expected = set(self.expected_heads())
-        if current != expected:
+        script = ScriptDirectory.from_config(self.alembic_config())
+        try:
+            applied = {rev.revision for rev in script.iterate_revisions(tuple(current), "base")} if current else set()
+        except Exception as exc:  # a revision in the database that this code does not know
             raise MigrationRequired(
-                f"database schema is at {sorted(current) or 'nothing'}, code expects {sorted(expected)}",
+                f"database schema is at {current}, which this version of tether does not know: {exc}",
+                hint="run a tether version that includes these migrations (or the plugins that ship them)",
+            ) from exc
+        missing = sorted({rev.revision for rev in script.walk_revisions()} - applied)
+        if missing:
+            raise MigrationRequired(
+                f"database schema is at {current or 'nothing'}; {len(missing)} migration(s) pending: {', '.join(missing)}",
                 hint="run `tether db upgrade`",
             )
 
