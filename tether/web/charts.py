@@ -13,7 +13,7 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH = 560
+WIDTH = 440
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,7 @@ def bar_chart(marks: Sequence[Mark], *, title: str, action: str = "open the rene
     """Horizontal bars, one per group (breakdowns)."""
     if not marks:
         return Markup("")
-    row, label_w, value_w = 28, 170, 90
+    row, label_w, value_w = 28, 120, 64
     plot_w = WIDTH - label_w - value_w - 10
     height = row * len(marks) + 10
     values = [m.value for m in marks if m.value is not None]
@@ -65,7 +65,7 @@ def bar_chart(marks: Sequence[Mark], *, title: str, action: str = "open the rene
         y = 6 + index * row
         width = 0.0 if item.value is None else max(1.5, abs(item.value) / top * plot_w)
         bar = (f'<rect class="bar" x="{label_w}" y="{y}" width="{width:.1f}" height="{row - 8}" rx="2"/>'
-               f'<text x="{label_w - 6}" y="{y + row / 2}" text-anchor="end">{escape(_clip(item.label, 24))}</text>'
+               f'<text x="{label_w - 6}" y="{y + row / 2}" text-anchor="end">{escape(_clip(item.label, 18))}</text>'
                f'<text x="{label_w + width + 6:.1f}" y="{y + row / 2}">{escape(item.text)}</text>')
         parts.append(_linked(item, bar, action))
     parts.append("</svg>")
@@ -76,7 +76,7 @@ def column_chart(marks: Sequence[Mark], *, title: str, action: str = "open the r
     """Vertical columns, one per period (time series)."""
     if not marks:
         return Markup("")
-    height, bottom, top_pad, left = 220, 40, 22, 10
+    height, bottom, top_pad, left = 200, 34, 22, 6
     plot_h = height - bottom - top_pad
     slot = (WIDTH - 2 * left) / len(marks)
     values = [m.value for m in marks if m.value is not None]
@@ -103,7 +103,7 @@ def trend_chart(marks: Sequence[Mark], *, title: str, low: float = 0.0, high: fl
     points = [m for m in marks if m.value is not None]
     if not points:
         return Markup("")
-    height, left, right, top_pad, bottom = 180, 34, 12, 12, 28
+    height, left, right, top_pad, bottom = 160, 30, 10, 12, 26
     plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
     span = (high - low) or 1.0
 
