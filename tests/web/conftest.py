@@ -7,6 +7,7 @@ CI installs it (.ci/run).
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Iterator
@@ -47,7 +48,10 @@ def world(request, plugin_host, tmp_path_factory) -> Iterator[World]:
 def browser():
     executable = chromium_path()
     if executable is None:
-        pytest.skip("browser tests need Debian's chromium: apt-get install -y chromium")
+        message = "browser tests need Debian's chromium: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI installs it in .ci/run; it must be there)")
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
