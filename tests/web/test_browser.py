@@ -127,7 +127,11 @@ def test_retry_a_failed_record(browser, world):
     assert target.id in failed and "locked during the quarter close" in failed[target.id].last_error
 
     page = signed_in(browser, world, "admin")
-    page.goto(f"{world.base_url}/t/{TENANT}/admin/failures")
+    page.goto(f"{world.base_url}/t/{TENANT}/admin")
+    assert page.get_by_role("link", name="1 failed").is_visible()
+    assert "/webhooks/acme/salesforce/outbound-message?token=" in page.locator("code.url").inner_text()
+    shot(world, page, "admin")
+    page.get_by_role("link", name="Failed records").click()
     row = page.locator(f"#failed-{target.id}")
     assert "locked during the quarter close" in row.inner_text()
     shot(world, page, "admin-failures")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tether.core.api.tokens import issue_token
 from tether.core.store.models import Company
 from tether.core.sync.writeback_models import SyncConflict
-from tether.web import signin_url
+from tether.web import issue_signin_link, signin_url
 from tether.webhooks.app import create_app
 
 USERS = [{"username": "boss", "role": "admin"}, {"username": "ana", "role": "user"},
@@ -64,6 +64,15 @@ def test_pages_ask_to_sign_in_and_keep_the_token_out_of_scripts(site):
     cookie = accepted.headers["Set-Cookie"]
     assert "tether_token=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert signin_url("http://127.0.0.1:8000/", token) == f"http://127.0.0.1:8000/signin#token={token}"
+
+
+def test_a_sign_in_link_signs_in_with_a_fresh_token(site):
+    link = issue_signin_link(site.extensions["tether.runtime"].store, "acme", "boss")
+    assert link.startswith("http://127.0.0.1:8000/signin#token=tth_")
+    client = site.test_client()
+    nonce = re.search(r'name="nonce" value="([^"]+)"', client.get("/signin").get_data(as_text=True)).group(1)
+    response = client.post("/signin", data={"nonce": nonce, "token": link.split("#token=")[1]})
+    assert response.headers["Location"] == "/t/acme/renewals/forecast"
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/t/globex/companies"])

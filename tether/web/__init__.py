@@ -5,6 +5,6 @@ Served by the same Flask app as the API (``tether.webhooks.create_app`` calls
 """
 
 from .pages import install
-from .pages_signin import signin_url
+from .pages_signin import issue_signin_link, signin_url
 
-__all__ = ["install", "signin_url"]
+__all__ = ["install", "issue_signin_link", "signin_url"]

@@ -22,6 +22,15 @@ def signin_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/signin#token={token}"
 
 
+def issue_signin_link(store, tenant_id: str, username: str, base_url: str = "http://127.0.0.1:8000", *,
+                      name: str = "web sign-in") -> str:
+    """Issue an API token for the user and return the link that signs a browser in with it
+    (what ``tether demo`` prints). The token is shown only in this link."""
+    from tether.core.api.tokens import issue_token
+
+    return signin_url(base_url, issue_token(store, tenant_id, username, name=name))
+
+
 def _form(status: int = 200, *, error: str | None = None, hint: str | None = None) -> Response:
     nonce = request.cookies.get(session.SIGNIN_COOKIE) or secrets.token_urlsafe(24)
     current = state()
