@@ -107,12 +107,23 @@ class Client:
         return self.call("DELETE", path)
 
 
+_APPS: dict[tuple[int, int], Any] = {}
+
+
+def app_for(store, host, home) -> Any:
+    """One Flask app per store and host: building one (and its OpenAPI document) is the slow part."""
+    key = (id(store), id(host))
+    if key not in _APPS or _APPS[key][0] is not store:
+        _APPS.clear()  # stores live for one test; keep only the current one
+        settings = Settings.from_env({"TETHER_HOME": str(home)})
+        _APPS[key] = (store, create_app(Runtime(settings, host=host, store=store)))
+    return _APPS[key][1]
+
+
 @pytest.fixture
 def make_client(tether_store, plugin_host, tmp_path):
     def _make(tenant_id: str = "acme", host=None) -> Client:
-        settings = Settings.from_env({"TETHER_HOME": str(tmp_path / "home")})
-        runtime = Runtime(settings, host=host or plugin_host, store=tether_store)
-        return Client(create_app(runtime), tether_store, tenant_id)
+        return Client(app_for(tether_store, host or plugin_host, tmp_path / "home"), tether_store, tenant_id)
 
     return _make
 

@@ -6,10 +6,8 @@ import datetime as dt
 
 import pytest
 
-from tests.core.domain.conftest import PRODUCT, USERS, Client, add_companies, add_opportunity, add_relationship
-from tether.core.runtime import Runtime
-from tether.core.settings import Settings
-from tether.webhooks.app import create_app
+from tests.core.domain.conftest import (PRODUCT, USERS, Client, add_companies, add_opportunity, add_relationship,
+                                       app_for)
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -28,8 +26,7 @@ def world(make_tenant):
 
 
 def client_for(store, host, tenant_id, username, tmp_path) -> Client:
-    runtime = Runtime(Settings.from_env({"TETHER_HOME": str(tmp_path)}), host=host, store=store)
-    return Client(create_app(runtime), store, tenant_id).as_user(username)
+    return Client(app_for(store, host, tmp_path), store, tenant_id).as_user(username)
 
 
 @pytest.fixture
