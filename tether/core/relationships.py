@@ -96,7 +96,31 @@ class TypeView:
 
 
 def contributed_types(tenant: TenantContext) -> list[Any]:
-    return [spec for specs in tenant.hooks.tether_relationship_types() or [] for spec in specs or []]
+    """Plugins' relationship types that pass the same rules as an admin's (others are logged and left out)."""
+    usable = []
+    for spec in (spec for specs in tenant.hooks.tether_relationship_types() or [] for spec in specs or []):
+        problems = spec_problems(spec)
+        if problems:
+            log.warning("tenant %s: relationship type %r from plugin %r is not usable: %s", tenant.id,
+                        getattr(spec, "name", spec), getattr(spec, "plugin", "") or "unknown", "; ".join(problems))
+            continue
+        usable.append(spec)
+    return usable
+
+
+def spec_problems(spec: Any) -> list[str]:
+    """What breaks the type rules in a plugin's :class:`RelationshipTypeSpec` (empty when fine)."""
+    try:
+        data = {"name": spec.name, "description": spec.description or "",
+                "fields": [{k: v for k, v in dataclasses.asdict(f).items() if v not in (None, ())} for f in spec.fields]}
+        RelationshipTypeSchema().load(data)
+    except ValidationError as exc:
+        from .manifests import flatten_errors
+
+        return [f"{path}: {', '.join(messages)}" for path, messages in flatten_errors(exc.messages).items()]
+    except (AttributeError, TypeError) as exc:
+        return [f"not a RelationshipTypeSpec ({exc})"]
+    return []
 
 
 def list_types(tenant: TenantContext, session: Session) -> list[TypeView]:

@@ -169,3 +169,35 @@ def test_plugin_contributed_types_are_listed_and_usable(tether_store, make_clien
     assert created.status_code == 201, created.get_json()
     again = {t["name"]: t for t in client.get("/relationship-types").get_json()}
     assert again["Subscription"]["id"] is not None and again["Subscription"]["relationships"] == 1
+
+
+class Sloppy:
+    """A plugin contributing one good and one bad relationship type."""
+
+    TETHER_MANIFEST = {"name": "sloppy", "version": "1.0.0", "description": "contributes types",
+                       "hooks": ["tether_relationship_types"]}
+
+    from tether.core.hookspecs import hookimpl
+
+    @hookimpl
+    def tether_relationship_types(self, tenant):
+        from tether.core.contracts import AttributeField, RelationshipTypeSpec
+
+        return [RelationshipTypeSpec(name="Good", plugin="sloppy"),
+                RelationshipTypeSpec(name="x" * 41, plugin="sloppy",
+                                     fields=(AttributeField(name="level", type="picklist"),))]
+
+
+def test_plugin_types_breaking_the_rules_are_left_out_and_logged(tether_store, make_client, caplog):
+    from tether.core.manifests import validate_tenant_manifest
+    from tether.core.tenants import apply_manifest, set_plugin_enabled
+
+    host = PluginHost.from_entry_points()
+    host.register(Sloppy())
+    manifest = {"tenant": {"id": "acme", "name": "Acme"}, "users": USERS}
+    apply_manifest(tether_store, host, validate_tenant_manifest(manifest, host, source="test"))
+    set_plugin_enabled(tether_store, host, "acme", "sloppy", True)
+    client = make_client("acme", host=host).as_user("ops@acme.example")
+    assert [t["name"] for t in client.get("/relationship-types").get_json()] == ["Good"]
+    assert "from plugin 'sloppy' is not usable: name: must be 1 to 40 characters" in caplog.text
+    assert "fields[0].choices: a picklist field needs 'choices'" in caplog.text
