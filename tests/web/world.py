@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from tether.core.api.tokens import issue_token
-from tether.core.domain_cli import require_current_schema
 from tether.core.jobs.serve import Server
 from tether.core.manifests import validate_tenant_manifest
 from tether.core.plugins import PluginHost, TenantContext
@@ -109,10 +108,6 @@ def build_world(store: Store, host: PluginHost, home: Path, *, screenshots: Path
         assert all(r.status == "success" for r in results), [(r.object_name, r.status, r.error) for r in results]
         _score(tenant)
         tokens = {role: issue_token(store, TENANT, name) for role, name in USERS.items()}
-        # Store.check_current compares heads only and misreads a branch's depends_on as a
-        # missing migration; the domain CLIs' check resolves dependencies. Use it here
-        # until the store's own check does (it guards `tether serve` and /readyz).
-        store.check_current = lambda: require_current_schema(store)
         server = Server(runtime, host="127.0.0.1", port=0, threads=6, jobs=False)
         thread = threading.Thread(target=server.run, name="tether-serve", daemon=True)
         thread.start()
