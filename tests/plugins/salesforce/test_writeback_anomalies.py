@@ -170,3 +170,27 @@ def test_a_create_retried_after_a_lost_answer_does_not_duplicate(fake_org, sf_te
     assert len(fake_org.query("SELECT Id FROM Opportunity")) == 1  # found by its key, not made twice
     assert opportunity(tenant, created["id"]).external_id == record["Id"]
     assert {e.status for e in outbox(tenant)} == {"pushed"}
+
+
+def test_a_copy_the_poll_made_before_the_create_was_recorded_is_retired(fake_org, sf_tenant):
+    add_key_field(fake_org)
+    tenant = sf_tenant(mappings=key_mapping())
+    created = create_opportunity(tenant, {"name": "Crash in between", "amount": Decimal("10"),
+                                          "close_date": dt.date(2025, 9, 30), "stage": "Prospecting"}, by="dana")
+    push_outbox(tenant, options=push_options())
+    # The process died after Salesforce created the record, before tether recorded the answer...
+    with tenant.transaction() as session:
+        session.execute(update(Opportunity).values(external_id=None, external_source=None))
+        session.execute(update(SyncShadow).values(external_id=None))
+        session.execute(update(OutboxEntry).values(status="pending"))
+    poll(fake_org, tenant)  # ...and the poll brought the record as a new row.
+    with tenant.session() as session:
+        assert len(session.scalars(select(Opportunity).where(Opportunity.is_deleted.is_(False))).all()) == 2
+    assert push_outbox(tenant, options=push_options()).records_applied == 1  # found by its key again
+    with tenant.session() as session:
+        live = session.scalars(select(Opportunity).where(Opportunity.is_deleted.is_(False))).all()
+    [sf_record] = fake_org.query("SELECT Id FROM Opportunity")
+    assert [(o.id, o.external_id) for o in live] == [(created["id"], sf_record["Id"])]
+    poll(fake_org, tenant)
+    with tenant.session() as session:
+        assert len(session.scalars(select(Opportunity).where(Opportunity.is_deleted.is_(False))).all()) == 1

@@ -164,6 +164,7 @@ def _link_created(tenant: "TenantContext", session: Session, connector: str,
     if model is None:
         return
     table = model.__table__
+    _retire_copies(tenant, session, table, connector, created, now)
     session.connection().execute(
         update(table).where(table.c.id == bindparam("row_id"), table.c.tenant_id == tenant.id,
                             table.c.external_id.is_(None))
@@ -179,3 +180,21 @@ def _link_created(tenant: "TenantContext", session: Session, connector: str,
             session.add(OutboxEntry(tenant_id=tenant.id, connector=connector, object_name=record.object_name,
                                     local_id=record.local_id, external_id=outcome.external_id, operation="delete",
                                     changes={}, created_at=now))
+
+
+def _retire_copies(tenant: "TenantContext", session: Session, table: Any, connector: str,
+                   created: Sequence[tuple[PlannedRecord, WriteResult]], now: dt.datetime) -> None:
+    """A poll or a message may have brought a record tether created before its answer was
+    recorded (after a crash, say), as a second local row. tether's own row keeps the
+    source id; the copy is marked deleted and lets go of it."""
+    ours = {r.local_id for r, _ in created}
+    source_ids = [o.external_id for _, o in created]
+    copies = []
+    for start in range(0, len(source_ids), 900):
+        copies += [row_id for row_id in session.scalars(select(table.c.id).where(
+            table.c.tenant_id == tenant.id, table.c.external_source == connector,
+            table.c.external_id.in_(source_ids[start:start + 900]))) if row_id not in ours]
+    if copies:
+        session.connection().execute(
+            update(table).where(table.c.tenant_id == tenant.id, table.c.id.in_(copies))
+            .values(external_id=None, is_deleted=True, deleted_at=now, updated_at=now))
