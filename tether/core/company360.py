@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from .contracts import Activity, TimelineQuery
 from .errors import NotFound
-from .hierarchy import children_of, get_company, path_of, rollups
+from .hierarchy import children_of, get_company, path_of
+from .hierarchy_rollups import rollups
 from .plugins import TenantContext
 from .store import Company, Opportunity, Relationship, RelationshipType
 

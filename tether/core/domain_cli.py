@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.tree import Tree
 from sqlalchemy import func, select
 
-from . import company360, hierarchy, relationship_rules, relationships
+from . import company360, hierarchy, hierarchy_rollups, relationship_rules, relationships
 from .plugins import TenantContext
 from .store import Company
 
@@ -136,7 +136,7 @@ def companies_hierarchy(ctx: click.Context, tenant_id: str, company_id: int) -> 
     with tenant.session() as session:
         path = hierarchy.path_of(session, company_id)
         tree = hierarchy.subtree(session, company_id)
-        totals = hierarchy.rollups(session, [node for node in _ids(tree)])
+        totals = hierarchy_rollups.rollups(session, [node for node in _ids(tree)])
     console.print("path: " + hierarchy.ARROW.join(p["name"] for p in path))
     root = Tree(_label(tree, totals))
     _grow(root, tree, totals)
@@ -147,12 +147,12 @@ def _ids(node: dict[str, Any]) -> list[int]:
     return [node["id"]] + [i for child in node["children"] for i in _ids(child)]
 
 
-def _label(node: dict[str, Any], totals: dict[int, hierarchy.Rollup]) -> str:
+def _label(node: dict[str, Any], totals: dict[int, hierarchy_rollups.Rollup]) -> str:
     rollup = totals.get(node["id"])
     return f"{node['name']} (id {node['id']})" + (f"  ARR {_money(rollup.arr)}" if rollup else "")
 
 
-def _grow(branch: Tree, node: dict[str, Any], totals: dict[int, hierarchy.Rollup]) -> None:
+def _grow(branch: Tree, node: dict[str, Any], totals: dict[int, hierarchy_rollups.Rollup]) -> None:
     for child in node["children"]:
         _grow(branch.add(_label(child, totals)), child, totals)
 

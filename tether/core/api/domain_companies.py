@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .. import company360, hierarchy
+from .. import company360, hierarchy, hierarchy_rollups
 from ..store import Company
 from ..sync.outbox import capture_local_change
 from .domain_endpoints import notify
@@ -119,7 +119,7 @@ def company_hierarchy(api, company_id: int):
     """The company's path from the top, its children, the tree below it and its rollup."""
     with api.session() as session:
         hierarchy.get_company(session, company_id)
-        rollup = hierarchy.rollups(session, [company_id]).get(company_id)
+        rollup = hierarchy_rollups.rollups(session, [company_id]).get(company_id)
         return {
             "path": hierarchy.path_of(session, company_id),
             "children": hierarchy.children_of(session, [company_id]).get(company_id, []),

@@ -11,7 +11,8 @@ from . import health, jobs, measures
 from . import models  # noqa: F401  (registers the plugin's tables)
 from .api import routes
 from .definitions import PLUGIN, validate_config
-from .runner import forget, run_scoring
+from .runner import run_scoring
+from .writes import forget
 
 # Changes to at most this many entities are scored at once; bigger batches (a sync) wait for the scheduled run.
 RESCORE_NOW_LIMIT = 100

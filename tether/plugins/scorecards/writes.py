@@ -1,0 +1,141 @@
+"""Writing a scoring run's results: changed scores upserted, history snapshots, overrides ended,
+old runs forgotten, scores of deleted entities dropped."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Sequence
+
+import numpy as np
+from sqlalchemy import delete, func, insert, literal, select, update
+
+from tether.core.plugins import TenantContext
+from tether.core.store.types import utcnow
+
+from .bulk import fetch_all, processor, upsert_scores
+from .definitions import PLUGIN
+from .models import HealthScore, HealthScoreHistory, ScoreOverride, ScoreRun
+
+CHUNK = 500
+HISTORY_PERIODS = {"every_run": dt.timedelta(0), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+
+
+COLUMNS = ("tenant_id", "entity_kind", "entity_id", "scorecard", "score", "label", "color", "exception",
+           "overridden", "measure_scores", "run_id", "computed_at")
+
+
+def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, now: dt.datetime, ids: np.ndarray,
+           overall: np.ndarray, labels, colors, cards, exceptions, overridden, blobs) -> int:
+    """Write the scores that changed (new entities, a different score, range, scorecard, exception,
+    override or measure score); a full run also drops scores of entities it no longer scored.
+    Returns how many rows were written."""
+    table = HealthScore.__table__
+    scope = (table.c.tenant_id == tenant.id) & (table.c.entity_kind == kind)
+    stored = select(table.c.entity_id, table.c.score, table.c.label, table.c.scorecard, table.c.exception,
+                    table.c.overridden, table.c.measure_scores, table.c.previous_score, table.c.trend).where(scope)
+    with tenant.transaction() as session:
+        connection = session.connection()
+        if full:
+            old = fetch_all(connection, stored)
+        else:
+            old = []
+            for start in range(0, len(ids), CHUNK):
+                old += fetch_all(connection, stored.where(table.c.entity_id.in_(ids[start:start + CHUNK].tolist())))
+        changed, gone = _changes(old, ids, overall, labels, cards, exceptions, overridden, blobs)
+        stamp = processor(connection, table, "computed_at")(now)
+        scores = np.where(np.isnan(overall), None, overall)
+        rows = ((tenant.id, kind, int(ids[i]), cards[i], scores[i], labels[i], colors[i], exceptions[i],
+                 bool(overridden[i]), blobs[i], run_id, stamp) for i in np.flatnonzero(changed).tolist())
+        upsert_scores(connection, COLUMNS, rows)
+        if full and len(gone):
+            for start in range(0, len(gone), CHUNK):
+                connection.execute(delete(table).where(scope, table.c.entity_id.in_(gone[start:start + CHUNK].tolist())))
+        return int(changed.sum())
+
+
+def _changes(old: Sequence[tuple], ids: np.ndarray, overall: np.ndarray, labels, cards, exceptions, overridden,
+             blobs) -> tuple[np.ndarray, np.ndarray]:
+    """Which new rows need writing (mask over ``ids``), and stored ids no longer scored.
+
+    A stored row is left alone when rewriting it would change nothing: same score,
+    range, scorecard, exception, override flag and measure scores, and already showing
+    that score as its previous one with the trend "same" (what the upsert would write).
+    """
+    if not old:
+        return np.ones(len(ids), dtype=bool), np.empty(0, dtype=np.int64)
+    columns = list(zip(*old))
+    old_ids = np.array(columns[0], dtype=np.int64)
+    order = np.argsort(old_ids, kind="stable")
+    old_ids = old_ids[order]
+    pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
+
+    def stored(position: int) -> np.ndarray:
+        values = np.empty(len(order), dtype=object)
+        values[:] = columns[position]
+        return values[order][pos]
+
+    def numbers(position: int) -> np.ndarray:
+        return np.array(columns[position], dtype=float)[order][pos]
+
+    def equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a == b) | (np.isnan(a) & np.isnan(b))
+
+    keep = (old_ids[pos] == ids) & equal(numbers(1), overall) & equal(numbers(7), overall)
+    steady = np.where(np.isnan(overall), None, "same")
+    for position, new in ((2, labels), (3, cards), (4, exceptions), (6, blobs), (8, steady)):
+        fresh = np.empty(len(ids), dtype=object)
+        fresh[:] = new
+        keep &= stored(position) == fresh
+    keep &= np.array(columns[5], dtype=bool)[order][pos] == overridden
+    gone = np.setdiff1d(old_ids, ids, assume_unique=True)
+    return ~keep, gone
+
+
+def clear_kind(tenant: TenantContext, kind: str) -> None:
+    """A kind with no scorecard any more has no scores."""
+    table = HealthScore.__table__
+    with tenant.transaction() as session:
+        session.execute(delete(table).where(table.c.tenant_id == tenant.id, table.c.entity_kind == kind))
+
+
+def end_overrides(session, started: dt.datetime) -> int:
+    result = session.execute(update(ScoreOverride).where(ScoreOverride.consumed_at.is_(None),
+                                                         ScoreOverride.created_at <= started)
+                             .values(consumed_at=utcnow()))
+    return result.rowcount or 0
+
+
+def snapshot_if_due(tenant: TenantContext, session, now: dt.datetime) -> bool:
+    period = HISTORY_PERIODS.get(tenant.config_for(PLUGIN).get("history") or "weekly", HISTORY_PERIODS["weekly"])
+    latest = session.scalar(select(func.max(HealthScoreHistory.snapshot_at)))
+    if latest is not None and now - latest < period:
+        return False
+    source = HealthScore.__table__
+    history = HealthScoreHistory.__table__
+    session.execute(insert(history).from_select(
+        ["tenant_id", "entity_kind", "entity_id", "scorecard", "score", "label", "overridden", "snapshot_at"],
+        select(source.c.tenant_id, source.c.entity_kind, source.c.entity_id, source.c.scorecard, source.c.score,
+               source.c.label, source.c.overridden, literal(now, HealthScoreHistory.snapshot_at.type))
+        .where(source.c.tenant_id == tenant.id)))
+    return True
+
+
+RUNS_KEPT = dt.timedelta(days=30)
+
+
+def prune_runs(tenant: TenantContext, session, now: dt.datetime) -> None:
+    """Forget runs older than a month that no current score still points at."""
+    runs, scores = ScoreRun.__table__, HealthScore.__table__
+    in_use = select(scores.c.run_id).where(scores.c.tenant_id == tenant.id, scores.c.run_id.is_not(None)).distinct()
+    session.execute(delete(runs).where(runs.c.tenant_id == tenant.id, runs.c.started_at < now - RUNS_KEPT,
+                                       runs.c.id.not_in(in_use)))
+
+
+def forget(tenant: TenantContext, kind: str, ids: Sequence[int]) -> None:
+    """Drop the scores of deleted entities."""
+    table = HealthScore.__table__
+    with tenant.transaction() as session:
+        for start in range(0, len(ids), CHUNK):
+            session.execute(delete(table).where(table.c.tenant_id == tenant.id, table.c.entity_kind == kind,
+                                                table.c.entity_id.in_(list(ids[start:start + CHUNK]))))
+
