@@ -235,11 +235,22 @@ class JobSpec:
 class CtaCondition:
     """A Cockpit rule condition a plugin contributes.
 
-    ``evaluate(tenant, params)`` returns the occurrences that should have an open CTA:
-    ``[{"company_id": ..., "relationship_id": ..., "key": ..., "reason": ...}]``.
+    ``evaluate(tenant, params)`` is called once per rules run for the whole tenant (never
+    per company) and returns every occurrence that holds now, each
+    ``{"company_id": ..., "relationship_id": ... or None, "key": ..., "reason": ...}``
+    and optionally ``"opportunity_ids": [...]`` to link to the CTA it opens. ``key`` names
+    the occurrence (what it is about, e.g. ``"company:42"`` or ``"opportunity:7"``): a rule
+    opens one CTA per key while the occurrence lasts, and none while one is open for it.
+    ``params`` are the rule's parameters over ``defaults``.
+
+    ``check(params)`` (optional) returns what is wrong with a rule's parameters, each
+    ``"name: what is wrong"``; it runs when a rule is saved or a manifest applied.
     """
 
     key: str
     label: str
     evaluate: Callable[[Any, Mapping[str, Any]], Sequence[Mapping[str, Any]]]
     plugin: str = ""
+    description: str = ""
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    check: Callable[[Mapping[str, Any]], Sequence[str]] | None = None

@@ -22,6 +22,7 @@ import pluggy
 
 if TYPE_CHECKING:
     import click
+    from sqlalchemy.orm import Session
 
     from .connectors import ConnectorSpec
     from .contracts import (
@@ -225,6 +226,24 @@ def tether_timeline_activities(tenant: TenantContext, query: TimelineQuery) -> l
     :param tenant: the tenant.
     :param query: entity, types, time range, author and page size.
     :return: a list of :class:`~tether.core.contracts.Activity`, at most ``query.limit``.
+    """
+
+
+@hookspec
+def tether_log_activities(tenant: TenantContext, session: Session, activities: Sequence[Activity]) -> list[int]:
+    """Record activities that another part of tether logs on the timeline.
+
+    Called in the caller's transaction (``session``, a tenant session) so that the
+    activities commit, or roll back, with the change they record; once per batch (e.g.
+    the Cockpit closing CTAs), never once per activity.
+
+    :param tenant: the tenant.
+    :param session: the caller's open tenant session; implementations add rows to it and
+        must not commit it.
+    :param activities: :class:`~tether.core.contracts.Activity` entries; ``source`` names
+        the logging plugin and ``key`` what the entry records (e.g. ``"cta/42"``).
+    :return: merged: per implementing plugin, the ids it stored, aligned with
+        ``activities``. No implementation (no timeline plugin enabled) logs nothing.
     """
 
 

@@ -8,12 +8,13 @@ transaction, through the core's outbox.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tether.core.contracts import Activity
 from tether.core.errors import DomainError, InvalidFields, NotFound
 from tether.core.plugins import TenantContext
 from tether.core.store import Company, Opportunity, Relationship, RelationshipType, User
@@ -190,6 +191,21 @@ def log_activity(tenant: TenantContext, session: Session, data: Mapping[str, Any
     session.flush()
     _write_back(tenant, session, row, WRITE_BACK_FIELDS)
     return row
+
+
+def log_activities(tenant: TenantContext, session: Session, activities: Sequence[Activity]) -> list[int]:
+    """Log activities another plugin records (``tether_log_activities``), in its transaction,
+    with the same checks and write-back as activities logged through the API."""
+    ids = []
+    for activity in activities:
+        data = {"type": activity.type, "subject": activity.subject[:255], "notes": activity.notes,
+                "occurred_at": activity.occurred_at, "duration_minutes": activity.duration_minutes,
+                "internal_attendees": list(activity.internal_attendees),
+                "external_attendees": list(activity.external_attendees),
+                "reporting_category": activity.reporting_category, "company_id": activity.company_id,
+                "relationship_id": activity.relationship_id, "opportunity_id": activity.opportunity_id}
+        ids.append(log_activity(tenant, session, data, author=activity.author or activity.source).id)
+    return ids
 
 
 def update_activity(tenant: TenantContext, session: Session, activity_id: int, changes: Mapping[str, Any]) -> tuple[ActivityRecord, list[str]]:

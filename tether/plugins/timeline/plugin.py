@@ -9,6 +9,7 @@ from tether.core.hookspecs import hookimpl
 
 from . import measures
 from . import models  # noqa: F401  (registers the plugin's tables)
+from .activities import log_activities
 from .api import routes
 from .feed import local_feed
 
@@ -16,6 +17,11 @@ from .feed import local_feed
 @hookimpl
 def tether_timeline_activities(tenant, query):
     return local_feed(tenant, query)
+
+
+@hookimpl
+def tether_log_activities(tenant, session, activities):
+    return log_activities(tenant, session, activities)
 
 
 @hookimpl
