@@ -190,14 +190,19 @@ def _parquet_rows(file: DropFile, start: int, batch_size: int, wanted: Sequence[
     if not groups:
         return
     number = first - 1
+    # Only timestamps without a zone need a change per value (they are taken as UTC).
+    naive = [f.name for f in parquet.schema_arrow
+             if f.name in columns and pa.types.is_timestamp(f.type) and f.type.tz is None]
     try:
         for record_batch in parquet.iter_batches(batch_size=batch_size, row_groups=groups, columns=columns):
             rows = record_batch.to_pylist()
-            batch: Batch = []
-            for row in rows:
-                number += 1
-                if number >= start:
-                    batch.append((number, {k: _python(v) for k, v in row.items()}))
+            if naive:
+                for row in rows:
+                    for name in naive:
+                        row[name] = _python(row[name])
+            skip = max(start - number - 1, 0)
+            batch: Batch = [(number + 1 + index, row) for index, row in enumerate(rows) if index >= skip]
+            number += len(rows)
             if batch:
                 yield batch
     except OSError as exc:

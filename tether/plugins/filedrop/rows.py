@@ -137,17 +137,28 @@ def store_page(session: Session, settings: FileDropSettings, model: type, rows: 
     for row in rows:  # a key twice in one page: the last row read wins
         row["company_id"] = links.get(row["account"])
         newest[row["record_key"]] = row
-    table = model.__table__
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     unique = list(newest.values())
-    for start in range(0, len(unique), CHUNK):
-        stmt = insert(table).values(unique[start:start + CHUNK])
-        changing = {c.name: stmt.excluded[c.name] for c in table.columns
-                    if c.name not in ("id", "tenant_id", "record_key", "created_at")}
-        session.execute(stmt.on_conflict_do_update(index_elements=["tenant_id", "record_key"], set_=changing,
-                                                   where=table.c.arrived <= stmt.excluded.arrived))
+    # One statement per dialect and table, compiled once (SQLAlchemy caches it) and run as
+    # an executemany, which the drivers batch: no per-page SQL compilation.
+    session.connection().execute(_upsert(model, session.get_bind().dialect.name), unique)
     return len(unique)
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert(model: type, dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (tenant_id, record_key) DO UPDATE … WHERE`` the stored row did not arrive later."""
+    key = (model.__tablename__, dialect)
+    statement = _UPSERTS.get(key)
+    if statement is None:
+        table = model.__table__
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        changing = {c.name: insert.excluded[c.name] for c in table.columns
+                    if c.name not in ("id", "tenant_id", "record_key", "created_at")}
+        statement = _UPSERTS[key] = insert.on_conflict_do_update(
+            index_elements=["tenant_id", "record_key"], set_=changing, where=table.c.arrived <= insert.excluded.arrived)
+    return statement
 
 
 def link_companies(session: Session, settings: FileDropSettings, tenant_id: str, company_ids_: Sequence[int]) -> int:
