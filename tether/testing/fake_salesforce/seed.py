@@ -223,9 +223,15 @@ def _opportunities(org: Any, rng: random.Random, stamps: _Stamps, now: int, targ
     open_count = len(_OPEN_PATH)
     closed_before = now - 7 * DAY_MS
 
+    # A hidden engagement per account drives what a renewal model should find: engaged
+    # customers renew more often, accept price rises, and (in _activities) see more activity.
+    engagement = org.seed_engagement = [random_() for _ in account_ids]
+    win_rate = (0.45, 0.0, 0.55)  # new business, (renewal: from engagement), upsell
+
     def add(account: int, kind: int, created: int, close: int, amount: float, owner: int) -> bool:
         if close < closed_before:
-            stage = "Closed Won" if random_() < 0.45 else "Closed Lost"
+            chance = 0.55 + 0.4 * engagement[account] if kind == 1 else win_rate[kind]
+            stage = "Closed Won" if random_() < chance else "Closed Lost"
             modified = min(close + int(random_() * 3 * DAY_MS), now)
         else:
             stage = _OPEN_PATH[min(open_count - 1, int(random_() ** 0.7 * open_count))]
@@ -262,7 +268,7 @@ def _opportunities(org: Any, rng: random.Random, stamps: _Stamps, now: int, targ
                         float(round(base * (0.2 + random_() * 0.5), -2)), owner)
                     if len(stage_col) >= target:
                         break
-            base = float(round(base * (0.95 + random_() * 0.2), -2))
+            base = float(round(base * (0.9 + 0.15 * engagement[account] + random_() * 0.1), -2))
             won = add(account, 1, renewal_close - 120 * DAY_MS, renewal_close, base, owner)
             close = renewal_close
 
@@ -373,7 +379,13 @@ def _activities(org: Any, rng: random.Random, stamps: _Stamps, now: int, owners:
     task_count = int(total * tasks_per)
     if task_count:
         random_ = rng.random
-        picks = [int(random_() * total) for _ in range(task_count)]
+        engagement = getattr(org, "seed_engagement", None)
+        account_index = {account_id: i for i, account_id in enumerate(org.store.table("Account").columns["Id"])}
+        picks = []
+        while len(picks) < task_count:  # engaged accounts get more of the activity
+            pick = int(random_() * total)
+            if engagement is None or random_() < 0.2 + 0.8 * engagement[account_index.get(account_col[pick], 0)]:
+                picks.append(pick)
         due_ms = [now + (int(random_() * 430) - 400) * DAY_MS for _ in picks]
         done = [ms < now or closed_col[p] for p, ms in zip(picks, due_ms)]
         by = rng.choices(owners, k=task_count)
