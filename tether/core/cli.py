@@ -323,14 +323,19 @@ def users_token(ctx: click.Context, tenant_id: str, username: str, name: str | N
 
 @cli.command()
 @click.option("--home", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Where the demo keeps its database (default: ./.tether-demo).")
-@click.option("--serve/--no-serve", default=True, help="Serve the web pages at the end.")
+              help="Where the demo keeps its database (default: ./.tether-demo; its database is recreated).")
+@click.option("--serve/--no-serve", default=True, help="Serve the web pages at the end (until Ctrl-C).")
+@click.option("--opportunities", type=click.IntRange(50, 1_000_000), default=2000, show_default=True,
+              help="How many opportunities the fake org is seeded with.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port for the web pages.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the fake org's data.")
 @click.pass_context
-def demo(ctx: click.Context, home: Path | None, serve: bool) -> None:
-    """Run the demo: a fake Salesforce org, a demo tenant, a sync, and the Renewal Center."""
+def demo(ctx: click.Context, home: Path | None, serve: bool, opportunities: int, port: int, seed: int) -> None:
+    """Run the demo: a fake Salesforce org, a demo tenant, a sync, the Renewal Center, the web pages."""
     from .demo import run_demo
 
-    run_demo(home=home or Path.cwd() / ".tether-demo", console=console, serve=serve)
+    run_demo(home=home or Path.cwd() / ".tether-demo", console=console, serve=serve,
+             opportunities=opportunities, port=port, seed=seed)
 
 
 def _add_area_commands(group: click.Group) -> None:
