@@ -36,7 +36,7 @@ def filedrop() -> None:
 @click.argument("tenant_id")
 @click.pass_context
 def files(ctx: click.Context, tenant_id: str) -> None:
-    """List each object's files: read, waiting to be read, or still settling."""
+    """List each object's files: read, to read, read up to a row, or still settling."""
     tenant = _tenant(ctx, tenant_id)
     connector = FileDropConnector.for_tenant(tenant)
     table = Table("object", "file", "arrived (UTC)", "bytes", "state")
@@ -45,12 +45,15 @@ def files(ctx: click.Context, tenant_id: str) -> None:
             position = parse_cursor(load_cursor(session, PLUGIN, object_name).value)
         settled = {f.key for f in connector.settled_files(object_name)}
         for file in connector.drop.files(object_name):
+            start = None if position is None else position.start_row(file.key)
             if file.key not in settled:
                 state = "settling"
-            elif position is None or position.start_row(file.key) is not None:
-                state = "to read" if position is None or position.start_row(file.key) == 1 else "partly read"
-            else:
+            elif position is None or start == 1:
+                state = "to read"
+            elif start is None:
                 state = "read"
+            else:
+                state = f"read to row {start - 1}"  # the last file read: more rows may follow
             table.add_row(object_name, file.name, iso_of(file.arrived_us)[:19], f"{file.size:,}", state)
     console.print(table)
 
