@@ -134,7 +134,8 @@ def _score_and_report(tenant, console: Console) -> None:
 
     with console.status("scoring health"):
         report = run_scoring(tenant, trigger="on_demand")
-    scored = ", ".join(f"{count:,} {kind}s" for kind, count in report.scored.items())
+    plural = {"company": "companies", "relationship": "relationships"}
+    scored = ", ".join(f"{count:,} {plural.get(kind, kind)}" for kind, count in report.scored.items())
     console.print(f"health scores: {scored or 'nothing'} scored in {report.seconds:.2f} s")
     print_renewal_center(tenant, console, train=True)
 
