@@ -34,7 +34,8 @@ from pathlib import Path
 
 TARGETS = {"p99_start_delay_ms": 1000, "ratio_3_to_1_workers": 2.5}
 ROOT = Path(__file__).resolve().parents[1]
-SCHEDULES_OFF = [{"job": "sync", "every": "1d", "enabled": False}, {"job": "reconcile", "every": "1d", "enabled": False}]
+# Only the schedule under test fires: the other core jobs of a Salesforce tenant are switched off.
+SCHEDULES_OFF = [{"job": job, "every": "1d", "enabled": False} for job in ("sync", "reconcile", "inbox", "outbox")]
 
 
 # -- the fake org, in its own process -----------------------------------------------------------

@@ -173,7 +173,9 @@ class JobsProbe:
         """The first run anywhere writes a marker with its pid and blocks; later runs finish at once."""
         marker = Path(tenant.config_for("probe")["marker_dir"]) / f"{tenant.id}.slow"
         if not marker.exists():
-            marker.write_text(str(os.getpid()))
+            partial = marker.with_suffix(".partial")
+            partial.write_text(str(os.getpid()))
+            partial.rename(marker)  # appears with its content, never empty
             time.sleep(120)
         record_run(tenant.id, "slow", time.monotonic(), time.monotonic())
 

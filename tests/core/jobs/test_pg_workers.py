@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tether.core.jobs.base import JobRequest
 from tether.core.jobs.models import JobSchedule
 from tether.core.jobs.pg import ProcrastinateEngine
 from tether.core.manifests import validate_tenant_manifest
+from tether.core.store.types import utcnow
 from tether.core.store.models import JobRun
 from tether.core.tenants import apply_manifest
 
@@ -34,7 +34,6 @@ from .test_embedded import wait_for
 WORKER = Path(__file__).with_name("worker_main.py")
 TENANTS = 100
 EVERY = 5
-RUN_SECONDS = 20
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def pg_only(tether_store):
 
 
 def _tenants(store, host, marker_dir: Path) -> None:
-    off = [{"job": "sync", "every": "1d", "enabled": False}, {"job": "reconcile", "every": "1d", "enabled": False}]
+    off = [{"job": job, "every": "1d", "enabled": False} for job in ("sync", "reconcile", "outbox", "inbox")]
     for index in range(TENANTS):
         manifest = {"tenant": {"id": f"t{index:03d}", "name": f"Tenant {index}"},
                     "plugins": [{"name": "probe", "config": {"every": EVERY}}], "schedules": off}
@@ -63,6 +62,36 @@ def _waiting_or_running(store) -> int:
             "AND status IN ('todo', 'doing')").scalar()
 
 
+def _fired_everywhere(store, *, after, times: int) -> bool:
+    """Every probe schedule has fired ``times`` times since ``after`` (or since it started)."""
+    with store.admin_session() as session:
+        rows = session.execute(select(JobSchedule.last_fired_for).where(
+            JobSchedule.job.in_(("probe", "probe_b")), JobSchedule.tenant_id != "slowpoke")).scalars().all()
+    if len(rows) != 2 * TENANTS or any(r is None for r in rows):
+        return False
+    with store.engine.connect() as connection:
+        firsts = connection.exec_driver_sql(
+            "SELECT min((args->>'scheduled_for')::timestamptz) FROM procrastinate_jobs "
+            "WHERE task_name = 'tether.run_job' AND args->>'origin' = 'schedule' "
+            "AND args->>'job' IN ('probe', 'probe_b') GROUP BY args->>'tenant_id', args->>'job'").scalars().all()
+    if len(firsts) != 2 * TENANTS:
+        return False
+    floor = after if after is not None else max(firsts)
+    return min(rows) >= floor + dt.timedelta(seconds=EVERY * times)
+
+
+def _progress(store) -> str:
+    with store.admin_session() as session:
+        fired = session.execute(select(JobSchedule.last_fired_for).where(
+            JobSchedule.job.in_(("probe", "probe_b")), JobSchedule.tenant_id != "slowpoke")).scalars().all()
+    with store.engine.connect() as connection:
+        states = connection.exec_driver_sql("SELECT task_name, status::text, count(*) FROM procrastinate_jobs "
+                                            "GROUP BY 1, 2 ORDER BY 1, 2").all()
+    stamps = [f for f in fired if f is not None]
+    return (f"now {utcnow()}, schedules {len(fired)}, never fired {len(fired) - len(stamps)}, "
+            f"last fired from {min(stamps, default=None)} to {max(stamps, default=None)}, jobs {states}")
+
+
 @pytest.mark.slow
 def test_three_workers_run_every_tick_once_never_overlap_and_survive_a_kill(
         pg_only, tether_store, jobs_host, jobs_runtime, tmp_path):
@@ -75,17 +104,22 @@ def test_three_workers_run_every_tick_once_never_overlap_and_survive_a_kill(
     killed: int | None = None
     try:
         marker = tmp_path / "slowpoke.slow"
-        wait_for(marker.exists, timeout=30)
+        wait_for(marker.exists, timeout=120)
         killed = int(marker.read_text())
         assert killed in {w.pid for w in workers}
-        started = time.monotonic()
-        time.sleep(RUN_SECONDS / 2)  # let all three workers take their share first
+        # Progress, not wall time, paces the test (the machine may be busy): every schedule
+        # fires a few times, a worker is killed mid-job, and every schedule fires a few more.
+        wait_for(lambda: _fired_everywhere(tether_store, after=None, times=2), timeout=120, interval=0.5,
+                 explain=lambda: _progress(tether_store))
+        kill_time = utcnow()
         os.kill(killed, signal.SIGKILL)  # mid-job: "slow" blocks in that worker
-        time.sleep(max(0.0, RUN_SECONDS - (time.monotonic() - started)))
+        wait_for(lambda: _fired_everywhere(tether_store, after=kill_time, times=2), timeout=120, interval=0.5,
+                 explain=lambda: f"killed at {kill_time}; {_progress(tether_store)}")
         with tether_store.engine.begin() as connection:  # stop every schedule at once
             connection.execute(update(JobSchedule).values(paused=True))
         # The killed worker's jobs are retried after 3 s of silence; then everything drains.
-        wait_for(lambda: _waiting_or_running(tether_store) == 0, timeout=30, interval=0.2)
+        wait_for(lambda: _waiting_or_running(tether_store) == 0, timeout=120, interval=0.2,
+                 explain=lambda: f"{_waiting_or_running(tether_store)} jobs left; {_progress(tether_store)}")
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -110,7 +144,8 @@ def test_three_workers_run_every_tick_once_never_overlap_and_survive_a_kill(
     with tether_store.engine.connect() as connection:
         deferred = connection.exec_driver_sql(
             "SELECT id, status::text, args->>'tenant_id', args->>'job', args->>'scheduled_for' FROM procrastinate_jobs "
-            "WHERE task_name = 'tether.run_job' AND args->>'origin' = 'schedule'").all()
+            "WHERE task_name = 'tether.run_job' AND args->>'origin' = 'schedule' "
+            "AND args->>'job' IN ('probe', 'probe_b')").all()
     jobs_per_fire: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
     for job_id, status, tenant, job, stamp in deferred:
         jobs_per_fire[(tenant, job, stamp)].append((job_id, status))
@@ -127,8 +162,13 @@ def test_three_workers_run_every_tick_once_never_overlap_and_survive_a_kill(
             while at <= schedules[(tenant, job)].last_fired_for:
                 expected.append(at)
                 at += dt.timedelta(seconds=EVERY)
-            if fired != expected:
-                missing[(tenant, job)] = sorted(set(expected) - set(fired))
+            # On a busy machine a tick can come late (its missed fire times merge into one run) or find
+            # the previous run still waiting (it merges into that); both are counted, a lost one is not.
+            lost = len(set(expected) - set(fired)) - schedules[(tenant, job)].collapsed_fires
+            if set(fired) - set(expected) or lost:
+                missing[(tenant, job)] = {"missing": sorted(set(expected) - set(fired)),
+                                          "unexpected": sorted(set(fired) - set(expected)),
+                                          "merged": schedules[(tenant, job)].collapsed_fires}
     assert missing == {}
 
     # probe and probe_b share a lock per tenant: their runs never overlapped.

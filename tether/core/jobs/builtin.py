@@ -96,10 +96,13 @@ def core_kinds(tenant: "TenantContext") -> list[JobKind]:
         JobKind("reconcile", run_reconcile, per_object=True, cron="nightly",
                 description="hard deletes by id-set comparison, and a formula-field refresh"),
     ]
-    if entry_point("inbox") is not None:
+    from .kinds import synced_objects
+
+    objects = synced_objects(tenant)  # a tenant without a connector has nothing to receive or push
+    if objects and entry_point("inbox") is not None:
         kinds.append(JobKind("inbox", run_inbox, every_seconds=DEFAULT_INBOX_EVERY,
                              description="apply stored webhook notifications"))
-    if entry_point("outbox") is not None:
+    if any(o.outbound for o in objects) and entry_point("outbox") is not None:
         kinds.append(JobKind("outbox", run_outbox, every_seconds=DEFAULT_OUTBOX_EVERY,
                              description="push local changes to the source"))
     return kinds

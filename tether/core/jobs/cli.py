@@ -89,10 +89,12 @@ def jobs_list(ctx: click.Context, tenant_id: str | None) -> None:
     table = Table("tenant", "job", "object", "timing", "from", "state", "next run", "last run")
     for row in rows:
         state = "paused" if row.paused else ("disabled" if not row.enabled else "active")
+        if row.collapsed_fires:  # fires faster than its jobs get done
+            state += f" ({row.collapsed_fires} collapsed)"
         key = (row.tenant_id, row.job, row.object_name or None)
         last = last_runs.get(key)
         table.add_row(row.tenant_id, row.job, row.object_name or "-", _timing(row), row.source, state,
-                      _when(next_runs.get(key)) if state == "active" else "-",
+                      _when(next_runs.get(key)) if state.startswith("active") else "-",
                       f"{last[0]} {_when(last[1])}" if last else "never")
     console = _console()
     console.print(table)

@@ -177,8 +177,9 @@ class EmbeddedEngine:
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename="apscheduler_jobs")},
             executors={"default": EnqueueExecutor(self)},
-            # Missed firings (downtime) collapse into one, however late.
-            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            # Every missed fire time reaches the executor, however late, which runs them as
+            # one (the latest) and counts the rest: coalescing, with the count kept.
+            job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
         )
         # Paused until the schedules match the tenants, so nothing stale fires first.
@@ -247,7 +248,13 @@ class EmbeddedEngine:
                              origin="schedule").with_keys(lock=kwargs.get("lock"))
         if len(run_times) > 1:
             log.info("%s: %d missed firings run once", request.describe(), len(run_times))
-        return self.enqueue(request)
+        result = self.enqueue(request)
+        if not result.queued:
+            log.info("%s: the run of an earlier fire time still waits; this one collapses into it", request.describe())
+        merged = (len(run_times) - 1) + (0 if result.queued else 1)
+        if merged:
+            count_collapsed(self.store, request.tenant_id, request.job, request.object_name, merged)
+        return result
 
     # -- inbox ----------------------------------------------------------------------------------
 
@@ -340,6 +347,18 @@ def _job_kwargs(schedule: Schedule) -> dict[str, Any]:
     return {"tenant_id": schedule.tenant_id, "job": schedule.job, "object_name": schedule.object_name,
             "connector": schedule.connector, "lock": schedule.lock,
             "timing": f"{schedule.timing} {schedule.timezone}"}
+
+
+def count_collapsed(store, tenant_id: str, job: str, object_name: str | None, fires: int) -> None:
+    from sqlalchemy import update
+
+    from .models import JobSchedule
+
+    table = JobSchedule.__table__
+    with store.engine.begin() as connection:  # updated_at kept: this is not an operator's change
+        connection.execute(update(table).where(table.c.tenant_id == tenant_id, table.c.job == job,
+                                               table.c.object_name == (object_name or ""))
+                           .values(collapsed_fires=table.c.collapsed_fires + fires, updated_at=table.c.updated_at))
 
 
 def pending_inbox_tenants(store) -> list[str]:

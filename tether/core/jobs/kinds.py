@@ -6,7 +6,7 @@ Core kinds (see :mod:`tether.core.jobs.builtin`):
 - ``reconcile`` (per object): hard deletes by id-set comparison and a formula refresh,
   nightly at a per-tenant minute between 02:00 and 05:00 UTC;
 - ``inbox`` (per tenant): apply stored webhook notifications; queued by each received
-  message, and every minute as a safety net;
+  message, and every 5 minutes as a safety net;
 - ``outbox`` (per tenant): push local changes, every minute, when the sync engine has a
   pusher and the tenant maps fields outbound.
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SYNC_EVERY = 300
-DEFAULT_INBOX_EVERY = 60
+DEFAULT_INBOX_EVERY = 300  # a safety net: each stored message queues the job at once
 DEFAULT_OUTBOX_EVERY = 60
 
 

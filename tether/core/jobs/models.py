@@ -45,6 +45,9 @@ class JobSchedule(TenantScoped, Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     next_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_fired_for: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Fire times that got no run of their own: merged into the run of a later fire time
+    # (downtime, or a late tick) or into a run still waiting (jobs slower than the schedule).
+    collapsed_fires: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (

@@ -227,14 +227,18 @@ class ProcrastinateEngine:
                     fire_at, missed = latest_fire(trigger, old_next, now)
                     if missed > 1:
                         log.info("%s: %d missed firings run once", schedule.key, missed)
-                    asyncio.run_coroutine_threadsafe(self._defer_fire(schedule, fire_at), loop).result()
+                    queued = asyncio.run_coroutine_threadsafe(self._defer_fire(schedule, fire_at), loop).result()
+                    merged = (missed - 1) + (0 if queued else 1)
+                    if merged:
+                        values["collapsed_fires"] = table.c.collapsed_fires + merged
                     values["last_fired_for"] = fire_at
                     handled += 1
                 connection.execute(update(table).where(table.c.id == row_id).values(**values))
                 connection.commit()
         return handled
 
-    async def _defer_fire(self, schedule, fire_at: dt.datetime) -> None:
+    async def _defer_fire(self, schedule, fire_at: dt.datetime) -> bool:
+        """Defer the job of one fire time; False when it collapsed into a run still waiting."""
         from procrastinate.exceptions import AlreadyEnqueued
 
         request = schedule.request(scheduled_for=fire_at)
@@ -244,7 +248,9 @@ class ProcrastinateEngine:
             await self.app.job_manager.defer_periodic_job(deferrer.job, periodic_id=periodic_id(schedule.key),
                                                           defer_timestamp=stamp)
         except AlreadyEnqueued:
-            pass  # a run of this schedule still waits: this firing collapses into it
+            log.info("%s: the run of an earlier fire time still waits; this one collapses into it", schedule.key)
+            return False
+        return True
 
     def _due_schedules(self) -> list[tuple[int, dt.datetime | None]]:
         table = JobSchedule.__table__

@@ -9,6 +9,7 @@ worker threads. With the PostgreSQL engine it only serves: webhooks enqueue, and
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from typing import TYPE_CHECKING, Any
@@ -86,7 +87,15 @@ class Server:
                 self.engine.close()
 
 
-def serve(runtime: "Runtime", *, host: str, port: int, threads: int, jobs: bool = True) -> None:
+def serve(runtime: "Runtime", *, host: str, port: int, threads: int, jobs: bool = True,
+          workers: int | None = None) -> None:
+    # Several web processes on one port (TETHER_WEB_WORKERS, Linux): see tether.webhooks.multiprocess.
+    workers = workers if workers is not None else int(os.environ.get("TETHER_WEB_WORKERS") or 1)
+    if workers > 1:
+        from tether.webhooks.multiprocess import serve_workers
+
+        serve_workers(runtime, host=host, port=port, threads=threads, workers=workers, jobs=jobs)
+        return
     server = Server(runtime, host=host, port=port, threads=threads, jobs=jobs)
     _stop_on_signals()
     server.run()
