@@ -1,10 +1,15 @@
-"""Outbound Message receiver under its production server (waitress) on loopback.
+"""Outbound Message receiver under its production server (``tether serve``) on loopback.
 
-Several client processes post 10-notification messages (each notification new) and time
-each ACK; then the same clients hit a trivial Flask endpoint on the same server, so the
-ratio shows what the receiver's own work costs.
+The receiver runs as ``tether serve`` runs it with ``TETHER_WEB_WORKERS=N``: N web
+processes (waitress, ``--threads`` each) on one ``SO_REUSEPORT`` port. Several client
+processes post 10-notification messages (each notification new) and time each ACK; then
+the same clients hit a trivial Flask endpoint on the same server, so the ratio shows
+what the receiver's own work costs.
 
-    python bench/webhook.py [--messages 6000] [--clients 4] [--threads 8] [--database-url URL]
+    python bench/webhook.py [--messages 6000] [--clients 4] [--workers N] [--threads 8] [--database-url URL]
+
+``--workers`` defaults to the number of CPUs. The clients share the machine with the
+server: on a small or busy machine they take CPU from it, which both paths pay alike.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -91,6 +95,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def bench_app(runtime):
+    """The app ``tether serve`` runs, plus a trivial endpoint to compare with."""
+    from tether.webhooks import create_app
+
+    app = create_app(runtime)
+    app.add_url_rule("/bench/trivial", "bench_trivial", lambda: "ok", methods=["POST"])
+    return app
+
+
+def wait_until_up(base: str, timeout: float = 60.0) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -101,16 +128,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web processes")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
-
-    from waitress.server import create_server
 
     from tether.core.manifests import validate_tenant_manifest
     from tether.core.runtime import Runtime
     from tether.core.settings import Settings
     from tether.core.tenants import apply_manifest
-    from tether.webhooks import create_app
+    from tether.webhooks.multiprocess import WorkerPool
 
     home = Path(tempfile.mkdtemp(prefix="tether-bench-webhook-"))
     env = {**os.environ, "TETHER_HOME": str(home), "BENCH_OM_SECRET": SECRET}
@@ -125,19 +151,22 @@ def main() -> None:
             "instance_url": "https://bench.my.salesforce.com", "organization_id": ORG,
             "webhook_secret": {"$env": "BENCH_OM_SECRET"}}}],
     }, runtime.host, source="bench"))
-    app = create_app(runtime)
-    app.add_url_rule("/bench/trivial", "bench_trivial", lambda: "ok", methods=["POST"])
-
+    # The web processes are spawned: they read the same settings from the environment and
+    # import this file (as ``webhook``) for the app with the trivial endpoint beside it.
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("TETHER_", "BENCH_"))})
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                             os.environ.get("PYTHONPATH")]))
     port = free_port()
-    server = create_server(app, host="127.0.0.1", port=port, threads=args.threads, connection_limit=200)
-    threading.Thread(target=server.run, daemon=True).start()
+    pool = WorkerPool(host="127.0.0.1", port=port, threads=args.threads, workers=args.workers,
+                      app_factory="webhook:bench_app").start()
     base = f"http://127.0.0.1:{port}"
+    wait_until_up(base)
     per_client = max(1, args.messages // args.clients)
 
     drive(base, args.clients, 20, trivial=True)  # warm up both paths and the pool
     receiver_s, receiver_lat, receiver_fail = drive(base, args.clients, per_client, trivial=False)
     trivial_s, trivial_lat, _ = drive(base, args.clients, per_client, trivial=True)
-    server.close()
+    pool.stop()
 
     sent = per_client * args.clients
     with runtime.store.tenant_session("bench") as session:
@@ -147,6 +176,7 @@ def main() -> None:
 
         stored = session.scalar(select(func.count()).select_from(InboxMessage))
     figures = {
+        "workers": args.workers,
         "messages_per_s": round(sent / receiver_s, 1),
         "notifications_per_s": round(sent * 10 / receiver_s, 1),
         "p50_ms": round(statistics.median(receiver_lat) * 1000, 2),
@@ -156,8 +186,8 @@ def main() -> None:
         "failed_messages": receiver_fail,
         "notifications_stored": stored,
     }
-    print(f"server: waitress, {args.threads} threads; {args.clients} client processes; {sent} messages × 10 notifications; "
-          f"database: {runtime.store.dialect}")
+    print(f"server: tether serve, {args.workers} web process(es) × {args.threads} waitress threads; "
+          f"{args.clients} client processes; {sent} messages × 10 notifications; database: {runtime.store.dialect}")
     print(f"receiver: {figures['messages_per_s']} messages/s   target ≥ {TARGETS['messages_per_s']}")
     print(f"ACK latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms   target p99 ≤ {TARGETS['p99_ms']} ms")
     print(f"trivial endpoint: {figures['trivial_messages_per_s']} requests/s; ratio {figures['ratio_receiver_to_trivial']}   "

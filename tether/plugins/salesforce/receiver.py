@@ -3,8 +3,9 @@
 Each refusal has its own status and a SOAP Fault body, and stores nothing: missing or
 wrong secret 401, another org 403, address outside the allow-list 403, malformed or
 unsafe XML 400, an object this tenant does not sync 400 (404, 413 and 415 come from the
-dispatcher). A valid message is written to the inbox in one transaction and only then
-acknowledged; if the store cannot take it the answer is 503 so Salesforce retries.
+dispatcher). A valid message is written to the inbox in one transaction (shared with
+messages arriving at the same moment) and only then acknowledged; if the store cannot
+take it the answer is 503 so Salesforce retries.
 Session ids are never logged or stored.
 """
 
@@ -22,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from tether.core import secrets
 from tether.core.contracts import WebhookReceiver
 from tether.core.errors import SecretError, StoreUnavailable, WebhookError
-from tether.core.inbox import store_notifications
+from tether.core.inbox import GroupCommit
 
 from . import outbound_messages as om
 
@@ -133,8 +134,7 @@ def outbound_message(tenant, request) -> Response:
         for n in message.notifications
     ]
     try:
-        with tenant.store.write_transaction(tenant.id) as session:
-            new_ids = store_notifications(session, tenant.id, CONNECTOR, rows)
+        new_ids = _group_commit(current_app, tenant.store).store_notifications(tenant.id, CONNECTOR, rows)
     except (DBAPIError, StoreUnavailable) as exc:
         log.error("tenant %s: could not store %d notifications: %s", tenant.id, len(rows), type(exc).__name__)
         raise WebhookError("the store is unavailable; the message was not stored, retry later", status=503) from None
@@ -142,6 +142,14 @@ def outbound_message(tenant, request) -> Response:
     if new_ids:
         current_app.extensions["tether.runtime"].notify_inbox(tenant, CONNECTOR, new_ids)
     return Response(om.ACK_BODY, status=200, content_type="text/xml; charset=utf-8")
+
+
+def _group_commit(app, store) -> GroupCommit:
+    """The app's inbox writer: concurrent messages share a commit (see tether.core.inbox)."""
+    writer = app.extensions.get("tether.inbox_group_commit")
+    if writer is None or writer.store is not store:
+        writer = app.extensions["tether.inbox_group_commit"] = GroupCommit(store)
+    return writer
 
 
 outbound_message.render_error = render_error  # type: ignore[attr-defined]
