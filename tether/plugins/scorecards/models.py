@@ -67,6 +67,9 @@ class HealthScore(TenantScoped, Base):
     measure_scores: Mapped[bytes | None] = mapped_column(LargeBinary)
     run_id: Mapped[int | None] = mapped_column(BigInteger)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A 64-bit digest of scorecard, score, range, exception, override and measure scores:
+    # a run compares digests to find what changed without reading the rows back.
+    digest: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = ({"sqlite_with_rowid": False},)
 

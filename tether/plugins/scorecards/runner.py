@@ -31,7 +31,7 @@ from .bulk import fetch_all
 from .measures import MONEY_COLUMNS, align, available_measures, load_fields
 from .models import ScoreOverride, ScoreRun
 from .scoring import CompiledScorecard, ScoredBatch, compile_scorecard, condition_mask, score_batch
-from .writes import clear_kind, end_overrides, prune_runs, snapshot_if_due, write_scores
+from .writes import clear_kind, end_overrides, fingerprint, prune_runs, snapshot_if_due, write_scores
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +255,7 @@ def _score(tenant: TenantContext, cards: Sequence[CompiledScorecard], definition
     overall = np.full(n, np.nan)
     overridden = np.zeros(n, dtype=bool)
     exception, blobs, labels, colors, names = (np.full(n, None, dtype=object) for _ in range(5))
+    fingerprints = np.zeros(n, dtype=np.int64)
     custom = bool(tenant.hooks.implementers("tether_health_score"))
     for index, card in enumerate(cards):
         rows = np.flatnonzero(choice == index)
@@ -275,13 +276,16 @@ def _score(tenant: TenantContext, cards: Sequence[CompiledScorecard], definition
         names[rows] = card.name
         rule_names = np.array([rule.get("name") or rule["measure"] for rule in card.exceptions] + [None], dtype=object)
         exception[rows] = rule_names[batch.exception]
+        fingerprints[rows] = fingerprint(card.name, scores, card.scheme.range_index(scores), batch.exception,
+                                         batch.overridden, batch.measures)
         packed = batch.measures.astype(np.float32).tobytes()
         width = 4 * len(card.keys)
         card_blobs = np.empty(len(rows), dtype=object)
         card_blobs[:] = [packed[i * width:(i + 1) * width] for i in range(len(rows))]
         blobs[rows] = card_blobs
     return {"ids": ids, "overall": overall, "labels": labels.tolist(), "colors": colors.tolist(),
-            "cards": names.tolist(), "exceptions": exception.tolist(), "overridden": overridden, "blobs": blobs.tolist()}
+            "cards": names.tolist(), "exceptions": exception.tolist(), "overridden": overridden, "blobs": blobs.tolist(),
+            "fingerprints": fingerprints}
 
 
 def _plugin_weighting(tenant: TenantContext, definition: Mapping[str, Any], card: CompiledScorecard,

@@ -4,10 +4,11 @@ old runs forgotten, scores of deleted entities dropped."""
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from typing import Sequence
 
 import numpy as np
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, select, update
 
 from tether.core.plugins import TenantContext
 from tether.core.store.types import utcnow
@@ -21,18 +22,45 @@ HISTORY_PERIODS = {"every_run": dt.timedelta(0), "daily": dt.timedelta(days=1), 
 
 
 COLUMNS = ("tenant_id", "entity_kind", "entity_id", "scorecard", "score", "label", "color", "exception",
-           "overridden", "measure_scores", "run_id", "computed_at")
+           "overridden", "measure_scores", "run_id", "computed_at", "digest")
+_PRIME = np.uint64(1099511628211)
+_NAN64 = np.array([np.nan]).view(np.uint64)[0]
+
+
+def fingerprint(scorecard: str, scores: np.ndarray, ranges: np.ndarray, exceptions: np.ndarray,
+                overridden: np.ndarray, measures: np.ndarray) -> np.ndarray:
+    """A 64-bit digest per entity of everything a score row shows, computed with array operations."""
+    digest = np.full(len(scores), np.uint64(zlib.crc32(scorecard.encode("utf-8"))), dtype=np.uint64)
+
+    def mix(values: np.ndarray) -> None:
+        nonlocal digest
+        digest = (digest ^ values.astype(np.uint64, copy=False)) * _PRIME  # wraps around, as a hash should
+
+    with np.errstate(over="ignore"):
+        mix(np.where(np.isnan(scores), _NAN64, scores.view(np.uint64)))
+        mix((ranges + 1).astype(np.uint64))
+        mix((exceptions + 1).astype(np.uint64))
+        mix(overridden.astype(np.uint64))
+        packed = measures.astype(np.float32)
+        bits = np.where(np.isnan(packed), np.float32(np.nan), packed).view(np.uint32)
+        for column in range(bits.shape[1]):
+            mix(bits[:, column])
+    return digest.view(np.int64)
 
 
 def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, now: dt.datetime, ids: np.ndarray,
-           overall: np.ndarray, labels, colors, cards, exceptions, overridden, blobs) -> int:
+                 overall: np.ndarray, labels, colors, cards, exceptions, overridden, blobs,
+                 fingerprints: np.ndarray) -> int:
     """Write the scores that changed (new entities, a different score, range, scorecard, exception,
-    override or measure score); a full run also drops scores of entities it no longer scored.
+    override or measure score, by fingerprint) and those whose previous score and trend still
+    reflect an older change; a full run also drops scores of entities it no longer scored.
     Returns how many rows were written."""
     table = HealthScore.__table__
     scope = (table.c.tenant_id == tenant.id) & (table.c.entity_kind == kind)
-    stored = select(table.c.entity_id, table.c.score, table.c.label, table.c.scorecard, table.c.exception,
-                    table.c.overridden, table.c.measure_scores, table.c.previous_score, table.c.trend).where(scope)
+    # Settled: the upsert would leave previous score and trend as they are (same score again).
+    settled = case((and_(table.c.score.is_(None), table.c.previous_score.is_(None), table.c.trend.is_(None)), 1),
+                   (and_(table.c.trend == "same", table.c.previous_score == table.c.score), 1), else_=0)
+    stored = select(table.c.entity_id, table.c.digest, settled).where(scope)
     with tenant.transaction() as session:
         connection = session.connection()
         if full:
@@ -41,11 +69,12 @@ def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, n
             old = []
             for start in range(0, len(ids), CHUNK):
                 old += fetch_all(connection, stored.where(table.c.entity_id.in_(ids[start:start + CHUNK].tolist())))
-        changed, gone = _changes(old, ids, overall, labels, cards, exceptions, overridden, blobs)
+        changed, gone = _changes(old, ids, fingerprints)
         stamp = processor(connection, table, "computed_at")(now)
         scores = np.where(np.isnan(overall), None, overall)
+        prints = fingerprints.tolist()
         rows = ((tenant.id, kind, int(ids[i]), cards[i], scores[i], labels[i], colors[i], exceptions[i],
-                 bool(overridden[i]), blobs[i], run_id, stamp) for i in np.flatnonzero(changed).tolist())
+                 bool(overridden[i]), blobs[i], run_id, stamp, prints[i]) for i in np.flatnonzero(changed).tolist())
         upsert_scores(connection, COLUMNS, rows)
         if full and len(gone):
             for start in range(0, len(gone), CHUNK):
@@ -53,40 +82,18 @@ def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, n
         return int(changed.sum())
 
 
-def _changes(old: Sequence[tuple], ids: np.ndarray, overall: np.ndarray, labels, cards, exceptions, overridden,
-             blobs) -> tuple[np.ndarray, np.ndarray]:
-    """Which new rows need writing (mask over ``ids``), and stored ids no longer scored.
-
-    A stored row is left alone when rewriting it would change nothing: same score,
-    range, scorecard, exception, override flag and measure scores, and already showing
-    that score as its previous one with the trend "same" (what the upsert would write).
-    """
+def _changes(old: Sequence[tuple], ids: np.ndarray, fingerprints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which new rows need writing (mask over ``ids``), and stored ids no longer scored."""
     if not old:
         return np.ones(len(ids), dtype=bool), np.empty(0, dtype=np.int64)
     columns = list(zip(*old))
     old_ids = np.array(columns[0], dtype=np.int64)
     order = np.argsort(old_ids, kind="stable")
     old_ids = old_ids[order]
+    old_prints = np.array([0 if v is None else v for v in columns[1]], dtype=np.int64)[order]
+    old_settled = np.array(columns[2], dtype=bool)[order]
     pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
-
-    def stored(position: int) -> np.ndarray:
-        values = np.empty(len(order), dtype=object)
-        values[:] = columns[position]
-        return values[order][pos]
-
-    def numbers(position: int) -> np.ndarray:
-        return np.array(columns[position], dtype=float)[order][pos]
-
-    def equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return (a == b) | (np.isnan(a) & np.isnan(b))
-
-    keep = (old_ids[pos] == ids) & equal(numbers(1), overall) & equal(numbers(7), overall)
-    steady = np.where(np.isnan(overall), None, "same")
-    for position, new in ((2, labels), (3, cards), (4, exceptions), (6, blobs), (8, steady)):
-        fresh = np.empty(len(ids), dtype=object)
-        fresh[:] = new
-        keep &= stored(position) == fresh
-    keep &= np.array(columns[5], dtype=bool)[order][pos] == overridden
+    keep = (old_ids[pos] == ids) & (old_prints[pos] == fingerprints) & old_settled[pos]
     gone = np.setdiff1d(old_ids, ids, assume_unique=True)
     return ~keep, gone
 
