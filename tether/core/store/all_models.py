@@ -12,3 +12,4 @@ from ...plugins.timeline import models as timeline_models  # noqa: F401
 from ...plugins.scorecards import models as scorecard_models  # noqa: F401
 from ..sync import writeback_models  # noqa: F401
 from ...plugins.filedrop import models as filedrop_models  # noqa: F401
+from ...plugins.cockpit import models as cockpit_models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Cockpit: calls to action per company and relationship, playbooks and rules (a built-in plugin)."""
