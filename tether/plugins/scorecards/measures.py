@@ -78,28 +78,30 @@ def _present(values: np.ndarray) -> np.ndarray:
 
 
 def align(result: Mapping[int, Any] | None, ids: np.ndarray, kind: str) -> np.ndarray:
-    """Values of ``result`` for ``ids``, in order: float with NaN (numeric) or object with None (picklist)."""
+    """Values of ``result`` for ``ids``, in order: float with NaN (numeric) or object with None (picklist).
+
+    Any mapping with sorted ``ids`` and aligned ``values`` numpy arrays (like
+    :class:`MeasureColumn`) is lined up with array operations; other mappings are read
+    item by item."""
     picklist = kind == "picklist"
     empty = np.full(len(ids), None, dtype=object) if picklist else np.full(len(ids), np.nan)
     if not result:
         return empty
-    if not isinstance(result, MeasureColumn):
+    if not (isinstance(getattr(result, "ids", None), np.ndarray) and isinstance(getattr(result, "values", None),
+                                                                                  np.ndarray)):
         keys = np.fromiter(result.keys(), dtype=np.int64, count=len(result))
-        values = np.array([_choice(v) for v in result.values()], dtype=object) if picklist \
+        values = np.array(list(result.values()), dtype=object) if picklist \
             else _numbers([None if isinstance(v, bool) else v for v in result.values()])
         result = MeasureColumn(keys, values)
-    pos = np.minimum(np.searchsorted(result.ids, ids), max(len(result.ids) - 1, 0))
-    hit = result.ids[pos] == ids if len(result.ids) else np.zeros(len(ids), dtype=bool)
+    known, values = result.ids, result.values  # type: ignore[union-attr]
+    pos = np.minimum(np.searchsorted(known, ids), max(len(known) - 1, 0))
+    hit = known[pos] == ids if len(known) else np.zeros(len(ids), dtype=bool)
     if picklist:
-        source = result.values if result.values.dtype == object else result.values.astype(object)
+        source = values if values.dtype == object else values.astype(object)
         empty[hit] = source[pos[hit]]
         return empty
-    empty[hit] = result.values[pos[hit]].astype(float)
+    empty[hit] = values[pos[hit]].astype(float)
     return empty
-
-
-def _choice(value: Any) -> Any:
-    return None if value is None else str(value)
 
 
 def _float(value: Any) -> float:
@@ -151,7 +153,8 @@ def load_fields(tenant: TenantContext, entity_kind: str, wanted: Mapping[str, tu
     for position, key in enumerate(keys, start=1):
         field, kind = wanted[key]
         if kind == "picklist":
-            values = np.array([_choice(v) for v in transposed[position]], dtype=object)
+            values = np.empty(len(rows), dtype=object)
+            values[:] = transposed[position]
         else:
             values = _numbers(transposed[position])
             if field in MONEY_COLUMNS:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 import logging
 import time
@@ -105,8 +106,9 @@ def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
         _lap(report, "write", lap)
         report.scored[kind] = len(ids)
         report.not_applicable[kind] = int(np.isnan(result["overall"]).sum())
+        counts = Counter(result["cards"])
         for card in compiled:
-            report.by_scorecard[card.name] = sum(1 for name in result["cards"] if name == card.name)
+            report.by_scorecard[card.name] = counts.get(card.name, 0)
     with tenant.transaction() as session:
         if full:
             report.overrides_ended = end_overrides(session, started)
@@ -166,11 +168,14 @@ def _load_entities(tenant: TenantContext, kind: str, cards: Sequence[Mapping[str
         else:
             for start in range(0, len(only), CHUNK):
                 rows += fetch_all(connection, stmt.where(table.c.id.in_(list(only[start:start + CHUNK]))))
-    rows.sort(key=lambda r: r[0])
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    if not fields:  # only ids: one C-level conversion
+        return np.sort(np.array(rows, dtype=np.int64).reshape(-1)), {}
+    transposed = list(zip(*rows)) if rows else [()] * (len(fields) + 1)
+    order = np.argsort(np.array(transposed[0], dtype=np.int64), kind="stable")
+    ids = np.array(transposed[0], dtype=np.int64)[order]
     columns: dict[str, np.ndarray] = {}
     for position, name in enumerate(fields, start=1):
-        values = [r[position] for r in rows]
+        values = [transposed[position][i] for i in order.tolist()]
         if name in MONEY_COLUMNS:
             columns[name] = np.array([np.nan if v is None else v / 100.0 for v in values], dtype=float)
         elif name == "employees":

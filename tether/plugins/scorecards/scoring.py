@@ -62,9 +62,11 @@ def measure_score(scoring: Mapping[str, Any], raw: np.ndarray) -> np.ndarray:
         table = {str(k).casefold(): float(v) for k, v in scoring["scores"].items()}
         fallback = scoring.get("default")
         fallback = np.nan if fallback is None else float(fallback)
-        # Picklists have few distinct values: fold each once, then look every row up.
-        lookup = {v: (np.nan if v is None else table.get(str(v).casefold(), fallback)) for v in set(raw.tolist())}
-        return np.fromiter((lookup[v] for v in raw.tolist()), dtype=float, count=len(raw))
+        # Picklists have few distinct values: score each distinct value once, then look
+        # every entity up in C (frompyfunc), not in a Python loop.
+        lookup = {value: (np.nan if value is None else table.get(str(value).casefold(), fallback))
+                  for value in set(raw.tolist())}
+        return np.frompyfunc(lookup.__getitem__, 1, 1)(raw).astype(float) if len(raw) else np.empty(0)
     values = raw.astype(float, copy=False)
     if kind == "linear":
         worst, best = float(scoring["worst"]), float(scoring["best"])

@@ -60,7 +60,7 @@ def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, n
     # Settled: the upsert would leave previous score and trend as they are (same score again).
     settled = case((and_(table.c.score.is_(None), table.c.previous_score.is_(None), table.c.trend.is_(None)), 1),
                    (and_(table.c.trend == "same", table.c.previous_score == table.c.score), 1), else_=0)
-    stored = select(table.c.entity_id, table.c.digest, settled).where(scope)
+    stored = select(table.c.entity_id, func.coalesce(table.c.digest, 0), settled).where(scope)
     with tenant.transaction() as session:
         connection = session.connection()
         if full:
@@ -90,7 +90,7 @@ def _changes(old: Sequence[tuple], ids: np.ndarray, fingerprints: np.ndarray) ->
     old_ids = np.array(columns[0], dtype=np.int64)
     order = np.argsort(old_ids, kind="stable")
     old_ids = old_ids[order]
-    old_prints = np.array([0 if v is None else v for v in columns[1]], dtype=np.int64)[order]
+    old_prints = np.array(columns[1], dtype=np.int64)[order]
     old_settled = np.array(columns[2], dtype=bool)[order]
     pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
     keep = (old_ids[pos] == ids) & (old_prints[pos] == fingerprints) & old_settled[pos]

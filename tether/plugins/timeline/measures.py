@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
+import numpy as np
 from sqlalchemy import Float, case, func, select
 
 from tether.core.contracts import HealthMeasure, RenewalFeatures
@@ -26,10 +27,31 @@ RECENT_DAYS = 90
 IN_LIST_LIMIT = 1000
 
 
+class ColumnMapping(Mapping[int, float]):
+    """``{entity id: value}`` over sorted numpy arrays: ``ids`` and ``values`` may be used
+    directly (Scorecards lines them up with array operations)."""
+
+    def __init__(self, ids: np.ndarray, values: np.ndarray) -> None:
+        order = np.argsort(ids, kind="stable")
+        self.ids, self.values = ids[order], values[order]
+
+    def __getitem__(self, key: int) -> float:
+        pos = int(np.searchsorted(self.ids, key))
+        if pos < len(self.ids) and self.ids[pos] == key:
+            return float(self.values[pos])
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 # The two measures share one grouped query per run: the scoring run passes the same id
 # list to both, so a result computed moments ago for that very list is reused.
 _CACHE_SECONDS = 60.0
-_cache: dict[tuple[str, str], tuple[Any, float, dict[int, float], dict[int, int]]] = {}
+_cache: dict[tuple[str, str], tuple[Any, float, np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def _epoch_seconds(column, dialect: str):
@@ -40,12 +62,13 @@ def _epoch_seconds(column, dialect: str):
 
 
 def _activity_stats(tenant: TenantContext, entity_kind: str, ids: Sequence[int], now: dt.datetime
-                    ) -> tuple[dict[int, float], dict[int, int]]:
-    """``({id: seconds since 1970 of the last activity}, {id: activities in the last 90 days})``."""
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted ids with activity, the seconds since 1970 of each one's last activity, and
+    how many activities each had in the last 90 days."""
     key = (tenant.id, entity_kind)
     cached = _cache.get(key)
     if cached is not None and cached[0] is ids and time.monotonic() - cached[1] < _CACHE_SECONDS:
-        return cached[2], cached[3]
+        return cached[2], cached[3], cached[4]
     table = ActivityRecord.__table__
     column = table.c.relationship_id if entity_kind == "relationship" else table.c.company_id
     since = now - dt.timedelta(days=RECENT_DAYS)
@@ -59,24 +82,33 @@ def _activity_stats(tenant: TenantContext, entity_kind: str, ids: Sequence[int],
         result = connection.execute(stmt)
         rows = result.cursor.fetchall() if getattr(result, "cursor", None) is not None else result.all()
         result.close()
-    last = {row[0]: float(row[1]) for row in rows}
-    recent = {row[0]: int(row[2] or 0) for row in rows}
+    columns = list(zip(*rows)) if rows else [(), (), ()]
+    found = np.array(columns[0], dtype=np.int64)
+    order = np.argsort(found, kind="stable")
+    last = np.array(columns[1], dtype=float)[order]
+    recent = np.array([0 if v is None else v for v in columns[2]] if None in columns[2] else columns[2],
+                      dtype=np.int64)[order]
     _cache.clear()  # one entry: only the run in progress benefits
-    _cache[key] = (ids, time.monotonic(), last, recent)
-    return last, recent
+    _cache[key] = (ids, time.monotonic(), found[order], last, recent)
+    return found[order], last, recent
 
 
 def days_since_last_activity(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
     now = utcnow()
-    last, _ = _activity_stats(tenant, entity_kind, ids, now)
-    stamp = now.timestamp()
-    return {entity_id: max(stamp - when, 0.0) / 86400 for entity_id, when in last.items()}
+    found, last, _ = _activity_stats(tenant, entity_kind, ids, now)
+    return ColumnMapping(found, np.maximum(now.timestamp() - last, 0.0) / 86400)
 
 
 def activities_last_90_days(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
-    _, recent = _activity_stats(tenant, entity_kind, ids, utcnow())
+    found, _, recent = _activity_stats(tenant, entity_kind, ids, utcnow())
     # No activity is data here (a count of 0), not a missing value.
-    return {entity_id: recent.get(entity_id, 0) for entity_id in ids}
+    wanted = np.unique(np.array(list(ids), dtype=np.int64))
+    counts = np.zeros(len(wanted), dtype=float)
+    if len(found):
+        pos = np.minimum(np.searchsorted(found, wanted), len(found) - 1)
+        hit = found[pos] == wanted
+        counts[hit] = recent[pos[hit]]
+    return ColumnMapping(wanted, counts)
 
 
 def health_measures() -> list[HealthMeasure]:
@@ -88,6 +120,12 @@ def health_measures() -> list[HealthMeasure]:
     ]
 
 
+def _as_dicts(stats: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[dict[int, float], dict[int, int]]:
+    found, last, recent = stats
+    keys = found.tolist()
+    return dict(zip(keys, last.tolist())), dict(zip(keys, recent.tolist()))
+
+
 def renewal_features(tenant: TenantContext, opportunity_ids: Sequence[int]) -> RenewalFeatures:
     """Recency and volume of activity around each opportunity (its relationship's, else its company's)."""
     ids = list(opportunity_ids)
@@ -97,14 +135,15 @@ def renewal_features(tenant: TenantContext, opportunity_ids: Sequence[int]) -> R
     with tenant.session() as session:
         links = {row.id: (row.company_id, row.relationship_id) for row in session.execute(stmt)}
     now = utcnow()
-    by_company = _activity_stats(tenant, "company", [c for c, _ in links.values() if c is not None], now)
-    by_relationship = _activity_stats(tenant, "relationship", [r for _, r in links.values() if r is not None], now)
+    stats = {kind: _as_dicts(_activity_stats(tenant, kind, [i for i in wanted if i is not None], now))
+             for kind, wanted in (("company", [c for c, _ in links.values()]),
+                                  ("relationship", [r for _, r in links.values()]))}
     days: list[float | None] = []
     counts: list[float | None] = []
     for opportunity_id in ids:
         company_id, relationship_id = links.get(opportunity_id, (None, None))
-        last, recent, key = (by_relationship[0], by_relationship[1], relationship_id) if relationship_id is not None \
-            else (by_company[0], by_company[1], company_id)
+        kind, key = ("relationship", relationship_id) if relationship_id is not None else ("company", company_id)
+        last, recent = stats[kind]
         when = last.get(key) if key is not None else None
         days.append(None if when is None else max(now.timestamp() - when, 0.0) / 86400)
         counts.append(None if key is None else float(recent.get(key, 0)))
