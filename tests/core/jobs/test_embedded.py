@@ -218,7 +218,7 @@ def test_a_crash_mid_job_is_retried_and_loses_nothing(jobs_tenant, engine_factor
     engine = engine_factory(threads=1, stall_seconds=3)
     engine.enqueue(JobRequest("acme", "slow"))
     worker = subprocess.Popen([sys.executable, str(WORKER), "embedded", tether_store.url, "1"],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL)
     try:
         marker = tmp_path / "acme.slow"
         wait_for(marker.exists, timeout=120)
