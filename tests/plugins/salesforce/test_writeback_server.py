@@ -1,5 +1,5 @@
-"""As a user runs it: `tether serve` in its own process receives the fake org's Outbound
-Messages over real HTTP and applies them within seconds; `tether sync push|failures|retry|
+"""As a user runs it: `TETHER_WEB_WORKERS=2 tether serve` in its own processes receives the
+fake org's Outbound Messages over real HTTP and applies them within seconds; `tether sync push|failures|retry|
 conflicts|resolve` drive write-back against the fake org over HTTPS."""
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ def wait_for(predicate, *, timeout: float = 30.0, what: str = "condition"):
 def deployment(tmp_path, fake_org_server):
     """`tether init`, a tenant manifest applied, the org loaded, `tether serve` running."""
     org = fake_org_server.org
+    # Two web processes on one port (the job engine in the process that starts them).
     env = {**os.environ, "TETHER_HOME": str(tmp_path / "home"), "COLUMNS": "250", "SRV_SF_PASSWORD": DEFAULT_PASSWORD,
-           "SRV_SF_TOKEN": DEFAULT_TOKEN, "SRV_OM_SECRET": SECRET}
+           "SRV_SF_TOKEN": DEFAULT_TOKEN, "SRV_OM_SECRET": SECRET, "TETHER_WEB_WORKERS": "2"}
     env.pop("TETHER_DATABASE_URL", None)
 
     runtime = Runtime(Settings.from_env(env))

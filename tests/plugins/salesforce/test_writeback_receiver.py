@@ -1,0 +1,113 @@
+"""The receiver under concurrency (shared commits, each ACK after its own), empty messages,
+and the inbox and outbox jobs run by the job layer."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+
+from tether.core.jobs.base import JobRequest
+from tether.core.jobs.runner import execute
+from tether.core.runtime import Runtime
+from tether.core.settings import Settings
+from tether.core.store import InboxMessage
+from tether.core.store.models import JobRun
+from tether.plugins.salesforce import outbound_messages as om
+
+from .fake_org_setup import fake_clock, fake_org, sf_tenant  # noqa: F401
+from .om_setup import SECRET, om_app, om_config, wire_rule  # noqa: F401
+from .writeback_setup import edit, local_ids, seed_opportunities, settle_and_sync
+
+URL = f"/webhooks/acme/salesforce/outbound-message?token={SECRET}"
+XML = {"Content-Type": "text/xml; charset=utf-8"}
+
+
+def message(org_id: str, serials: range) -> bytes:
+    notifications = "".join(
+        f"<Notification><Id>04l0000000{n:05d}AAA</Id><sObject xsi:type=\"sf:Opportunity\" "
+        f"xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"><sf:Id>0060000000{n:05d}AAA</sf:Id>"
+        f"<sf:Amount>{n}</sf:Amount><sf:SystemModstamp>2024-06-03T09:00:00.000Z</sf:SystemModstamp>"
+        f"</sObject></Notification>" for n in serials)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+            f'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+            f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+            f'<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{org_id}</OrganizationId>'
+            f"<ActionId>04k000000000001AAA</ActionId>{notifications}</notifications></soapenv:Body></soapenv:Envelope>"
+            ).encode()
+
+
+def stored(tenant) -> int:
+    with tenant.session() as session:
+        return session.scalar(select(func.count()).select_from(InboxMessage)) or 0
+
+
+def test_concurrent_messages_are_each_acknowledged_once_stored_and_stored_once(fake_org, sf_tenant, om_app):
+    tenant = sf_tenant(**om_config(fake_org))
+    bodies = [message(fake_org.org_id, range(n * 10, n * 10 + 10)) for n in range(40)]
+    answers: list[tuple[int, bytes]] = []
+
+    def post(body: bytes) -> None:
+        response = om_app.test_client().post(URL, data=body, headers=XML)
+        answers.append((response.status_code, response.data))
+
+    threads = [threading.Thread(target=post, args=(body,)) for body in bodies + bodies]  # every message twice
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in answers] == [200] * 80
+    assert all(om.parse_ack_is_true(body) for _, body in answers)
+    assert stored(tenant) == 400  # each notification once
+
+
+def test_a_failed_shared_commit_answers_503_to_every_message_in_it(fake_org, sf_tenant, om_app):
+    tenant = sf_tenant(**om_config(fake_org))
+
+    def fail(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO INBOX"):
+            raise OperationalError(statement, parameters, Exception("disk I/O error"))
+
+    event.listen(tenant.store.engine, "before_cursor_execute", fail)
+    answers = []
+    threads = [threading.Thread(target=lambda n=n: answers.append(om_app.test_client().post(
+        URL, data=message(fake_org.org_id, range(n * 10, n * 10 + 10)), headers=XML).status_code)) for n in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        event.remove(tenant.store.engine, "before_cursor_execute", fail)
+    assert answers == [503] * 8 and stored(tenant) == 0
+    assert om_app.test_client().post(URL, data=message(fake_org.org_id, range(10)), headers=XML).status_code == 200
+    assert stored(tenant) == 10
+
+
+def test_a_message_without_notifications_is_acknowledged_and_stores_nothing(fake_org, sf_tenant, om_app):
+    tenant = sf_tenant(**om_config(fake_org))
+    response = om_app.test_client().post(URL, data=message(fake_org.org_id, range(0)), headers=XML)
+    assert response.status_code == 200 and om.parse_ack_is_true(response.data)
+    assert stored(tenant) == 0
+
+
+def test_the_inbox_and_outbox_jobs_run_the_write_back_and_record_their_runs(fake_org, sf_tenant, om_app,
+                                                                            plugin_host, tether_store, tmp_path):
+    tenant = sf_tenant(**om_config(fake_org))
+    [sf_id] = seed_opportunities(fake_org, 1)
+    settle_and_sync(fake_org, tenant)
+    runtime = Runtime(Settings.from_env({"TETHER_HOME": str(tmp_path)}), host=plugin_host, store=tether_store)
+    edit(tenant, local_ids(tenant)[sf_id], amount=Decimal("321"))
+    pushed = execute(runtime, JobRequest(tenant_id="acme", job="outbox"))
+    assert pushed.status == "success" and fake_org.get(sf_id)["Amount"] == 321.0
+    wire_rule(fake_org, om_app)
+    fake_org.update("Opportunity", sf_id, {"StageName": "Closed Won"})
+    fake_org.outbound.deliver_due()
+    applied = execute(runtime, JobRequest(tenant_id="acme", job="inbox"))
+    assert applied.status == "success"
+    with tenant.session() as session:
+        runs = {r.kind: r for r in session.scalars(select(JobRun).where(JobRun.kind.in_(("inbox", "outbox"))))}
+    assert (runs["outbox"].status, runs["outbox"].records_applied, runs["outbox"].api_calls) == ("success", 1, 1)
+    assert (runs["inbox"].status, runs["inbox"].records_read, runs["inbox"].records_applied) == ("success", 1, 1)
