@@ -111,3 +111,31 @@ def test_the_inbox_and_outbox_jobs_run_the_write_back_and_record_their_runs(fake
         runs = {r.kind: r for r in session.scalars(select(JobRun).where(JobRun.kind.in_(("inbox", "outbox"))))}
     assert (runs["outbox"].status, runs["outbox"].records_applied, runs["outbox"].api_calls) == ("success", 1, 1)
     assert (runs["inbox"].status, runs["inbox"].records_read, runs["inbox"].records_applied) == ("success", 1, 1)
+
+
+def test_the_streaming_reader_resolves_prefixes_in_scope_and_checks_every_field():
+    import pytest
+
+    head = ('<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:i="http://www.w3.org/2001/'
+            'XMLSchema-instance" xmlns:o="urn:sobject.enterprise.soap.sforce.com"><e:Body><notifications xmlns='
+            '"http://soap.sforce.com/2005/09/outbound"><OrganizationId> 00D000000000001 </OrganizationId>'
+            '<SessionId i:nil="true"/>')
+    tail = "</notifications></e:Body></e:Envelope>"
+
+    def notification(n, fields, sobject_ns=""):
+        return (f'<Notification><Id>04l00000000000{n}</Id><sObject i:type="o:Account"{sobject_ns}>{fields}'
+                f'</sObject></Notification>')
+
+    parsed = om.parse((head + notification(1, '<o:Id>001A</o:Id><o:Name>Acme &amp; Co</o:Name>'
+                                              '<o:Phone i:nil="true"/>') + tail).encode())
+    assert parsed.organization_id == "00D000000000001" and not parsed.sent_session_id
+    [only] = parsed.notifications
+    assert (only.object_name, only.fields) == ("Account", {"Id": "001A", "Name": "Acme & Co"})
+    # A prefix rebound on the sObject itself wins over the one above.
+    with pytest.raises(om.MalformedMessage, match="not bound to"):
+        om.parse((head + notification(1, "", ' xmlns:o="urn:other"') + tail).encode())
+    with pytest.raises(om.MalformedMessage, match=r"Notification\[1\] field 'Name' has nested elements"):
+        om.parse((head + notification(1, "<o:Id>1</o:Id>") + notification(2, "<o:Name><b>x</b></o:Name>")
+                  + tail).encode())
+    with pytest.raises(om.MalformedMessage, match="is not in namespace"):
+        om.parse((head + notification(1, "<Name>x</Name>") + tail).encode())
