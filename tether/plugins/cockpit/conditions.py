@@ -11,7 +11,9 @@ measure (the Timeline plugin's). None of them looks at one company at a time.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import and_, func, or_, select
 
@@ -166,17 +168,51 @@ def renewal_due_without_call(tenant: TenantContext, params: Mapping[str, Any]) -
 # -- health and activity ------------------------------------------------------------------
 
 
-def _live_entities(tenant: TenantContext, entity: str) -> list[tuple[int, int, Any]]:
-    """``(id, company id, created_at)`` of every live company or relationship."""
+_SHARED: ContextVar[dict[Any, Any] | None] = ContextVar("cockpit_shared_reads", default=None)
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within one rules run, conditions share what they read (the live companies, their
+    health): two health rules make one ``tether_entity_health`` call, not two."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _shared(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    cache = _SHARED.get()
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def _table(entity: str):
+    return Company.__table__ if entity == "company" else Relationship.__table__
+
+
+def _live_entities(tenant: TenantContext, entity: str) -> list[tuple[int, int]]:
+    """``(id, company id)`` of every live company or relationship."""
+
+    def read() -> list[tuple[int, int]]:
+        t = _table(entity)
+        company = t.c.id if entity == "company" else t.c.company_id
+        with tenant.session() as session:
+            return [tuple(r) for r in session.execute(select(t.c.id, company).where(
+                t.c.tenant_id == tenant.id, t.c.is_deleted.is_(False)).order_by(t.c.id))]
+
+    return _shared(("live", tenant.id, entity), read)
+
+
+def _added_before(tenant: TenantContext, entity: str, cutoff: dt.datetime) -> set[int]:
+    t = _table(entity)
     with tenant.session() as session:
-        if entity == "company":
-            t = Company.__table__
-            stmt = select(t.c.id, t.c.id, t.c.created_at)
-        else:
-            t = Relationship.__table__
-            stmt = select(t.c.id, t.c.company_id, t.c.created_at)
-        return [tuple(r) for r in session.execute(
-            stmt.where(t.c.tenant_id == tenant.id, t.c.is_deleted.is_(False)).order_by(t.c.id))]
+        return set(session.scalars(select(t.c.id).where(t.c.tenant_id == tenant.id, t.c.is_deleted.is_(False),
+                                                        t.c.created_at <= cutoff)))
 
 
 def _about(entity: str, entity_id: int, company_id: int) -> dict[str, Any]:
@@ -184,10 +220,13 @@ def _about(entity: str, entity_id: int, company_id: int) -> dict[str, Any]:
             "key": f"{entity}:{entity_id}"}
 
 
-def _health(tenant: TenantContext, entity: str) -> tuple[list[tuple[int, int, Any]], Mapping[int, Mapping[str, Any]]]:
+def _health(tenant: TenantContext, entity: str) -> tuple[list[tuple[int, int]], Mapping[int, Mapping[str, Any]]]:
     live = _live_entities(tenant, entity)
-    health = tenant.hooks.tether_entity_health(entity=entity, ids=[row[0] for row in live]) if live else None
-    return live, health or {}
+
+    def read() -> Mapping[int, Mapping[str, Any]]:
+        return (tenant.hooks.tether_entity_health(entity=entity, ids=[row[0] for row in live]) or {}) if live else {}
+
+    return live, _shared(("health", tenant.id, entity), read)
 
 
 def health_red(tenant: TenantContext, params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -196,7 +235,7 @@ def health_red(tenant: TenantContext, params: Mapping[str, Any]) -> list[dict[st
     below = params.get("below")
     live, health = _health(tenant, entity)
     found = []
-    for entity_id, company_id, _ in live:
+    for entity_id, company_id in live:
         state = health.get(entity_id)
         if not state or state.get("score") is None:
             continue
@@ -212,7 +251,7 @@ def health_drop(tenant: TenantContext, params: Mapping[str, Any]) -> list[dict[s
     entity, points = params["entity"], params["points"]
     live, health = _health(tenant, entity)
     found = []
-    for entity_id, company_id, _ in live:
+    for entity_id, company_id in live:
         state = health.get(entity_id)
         if not state:
             continue
@@ -234,12 +273,12 @@ def no_activity(tenant: TenantContext, params: Mapping[str, Any]) -> list[dict[s
         return []  # no enabled plugin knows activity (the Timeline plugin does)
     live = _live_entities(tenant, entity)
     since = measure.compute(tenant, entity, [row[0] for row in live]) if live else {}
-    cutoff = utcnow() - dt.timedelta(days=days)
+    old_enough = _added_before(tenant, entity, utcnow() - dt.timedelta(days=days))
     found = []
-    for entity_id, company_id, created_at in live:
+    for entity_id, company_id in live:
         idle = since.get(entity_id)
         if idle is None:
-            if created_at is not None and created_at <= cutoff:
+            if entity_id in old_enough:
                 found.append(_about(entity, entity_id, company_id)
                              | {"reason": f"no activity logged in the {days} days since it was added"})
         elif idle > days:

@@ -67,21 +67,25 @@ class SettingsSchema(Schema):
 
     @validates_schema
     def _consistent(self, data, **kwargs):
+        errors: dict[str, list[str]] = {}
         types = data.get("types") or []
         clash = [t for t in types if t in BUILT_IN_TYPES]
         if clash:
-            raise ValidationError(f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} built in", "types")
+            errors.setdefault("types", []).append(f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} built in")
         if len(set(types)) != len(types):
-            raise ValidationError("types are named once each", "types")
+            errors.setdefault("types", []).append("types are named once each")
         names = [s["name"] for s in data.get("statuses") or []]
         clash = [n for n in names if n in BUILT_IN_STATUSES]
         if clash:
-            raise ValidationError(f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} built in", "statuses")
+            errors.setdefault("statuses", []).append(
+                f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} built in")
         if len(set(names)) != len(names):
-            raise ValidationError("statuses are named once each", "statuses")
+            errors.setdefault("statuses", []).append("statuses are named once each")
         problems = [p for p in (check_list_field(f) for f in data.get("list_fields") or []) if p]
         if problems:
-            raise ValidationError(problems, "list_fields")
+            errors["list_fields"] = problems
+        if errors:
+            raise ValidationError(errors)
 
 
 @dataclasses.dataclass(frozen=True)

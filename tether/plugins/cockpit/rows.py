@@ -22,26 +22,33 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[start:start + size]
 
 
-def insert_ctas(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Insert CTA rows (column values, keys starting with ``_`` ignored); their ids in order."""
+def insert_rule_ctas(session: Session, tenant_id: str, rule_key: str,
+                     rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Insert a rule's new open CTAs (keys starting with ``_`` ignored) in one multi-row
+    statement; their ids by occurrence key (unique among a rule's open CTAs)."""
     columns = set(Cta.__table__.c.keys())
-    clean = [{k: v for k, v in row.items() if k in columns} for row in rows]
-    stmt = insert(Cta.__table__).returning(Cta.__table__.c.id, sort_by_parameter_order=True)
-    return list(session.execute(stmt, clean).scalars())
+    session.execute(insert(Cta.__table__), [{k: v for k, v in row.items() if k in columns} for row in rows])
+    c = Cta.__table__.c
+    found: dict[str, int] = {}
+    for part in chunks([row["occurrence_key"] for row in rows]):
+        found.update({key: cta_id for key, cta_id in session.execute(select(c.occurrence_key, c.id).where(
+            c.tenant_id == tenant_id, c.rule_key == rule_key, c.is_closed.is_(False), c.occurrence_key.in_(part)))})
+    return found
 
 
 def insert_tasks(tenant: TenantContext, session: Session, settings: CockpitSettings,
-                 rows: Sequence[Mapping[str, Any]]) -> list[int]:
+                 rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert task rows; when task sync is on they are captured for the CRM in the same transaction."""
     if not rows:
-        return []
-    if not settings.task_sync:
-        session.execute(insert(CtaTask.__table__), list(rows))
-        return []
-    stmt = insert(CtaTask.__table__).returning(CtaTask.__table__.c.id, sort_by_parameter_order=True)
-    ids = list(session.execute(stmt, list(rows)).scalars())
-    capture_new_tasks(tenant, session, ids)
-    return ids
+        return
+    session.execute(insert(CtaTask.__table__), list(rows))
+    if settings.task_sync:
+        t = CtaTask.__table__.c
+        ids: list[int] = []
+        for part in chunks(sorted({row["cta_id"] for row in rows})):
+            ids += session.scalars(select(t.id).where(t.tenant_id == tenant.id, t.cta_id.in_(part))
+                                   .order_by(t.id)).all()
+        capture_new_tasks(tenant, session, ids)
 
 
 def insert_links(session: Session, tenant_id: str, links: Sequence[Mapping[str, Any]]) -> None:

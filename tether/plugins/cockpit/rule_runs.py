@@ -31,12 +31,12 @@ from tether.core.plugins import TenantContext
 from tether.core.store import Company, Relationship
 from tether.core.store.types import utcnow
 
-from .conditions import available_conditions, occurrences_of, params_for
+from .conditions import available_conditions, occurrences_of, params_for, shared_reads
 from .config import CockpitSettings, settings_of
 from .models import Cta, RuleOccurrence
 from .playbooks import default_for_type, effective_playbooks, task_rows
 from .rules import effective_rules
-from .rows import chunks as _chunks, insert_ctas, insert_links, insert_tasks
+from .rows import chunks as _chunks, insert_links, insert_rule_ctas, insert_tasks
 
 log = logging.getLogger(__name__)
 
@@ -76,34 +76,40 @@ def run_rules(tenant: TenantContext, *, only: Sequence[str] | None = None) -> di
         chosen = [rule for rule in rules.values() if rule.get("enabled", True)]
         _forget_inactive(tenant, [rule["name"] for rule in chosen])
     reports = []
-    for rule in chosen:
-        report = RuleReport(rule=rule["name"], condition=rule["condition"])
-        began = time.perf_counter()
-        try:
-            condition = conditions.get(rule["condition"])
-            if condition is None:
-                raise TetherError(f"rule {rule['name']!r}: no enabled plugin offers condition {rule['condition']!r}",
-                                  hint="enable the plugin that provides it, or change the rule")
-            try:
-                found = condition.evaluate(tenant, params_for(condition, rule.get("params") or {}))
-            except TetherError:
-                raise
-            except Exception as exc:  # a plugin's condition failed: this rule fails, the others run
-                raise PluginHookError(plugin=condition.plugin or "unknown", hook="tether_cta_conditions",
-                                      tenant=tenant.id, cause=exc) from exc
-            apply_occurrences(tenant, rule | {"condition_label": condition.label}, occurrences_of(found), settings,
-                              playbooks, report)
-        except TetherError as exc:
-            report.status, report.error = "failed", exc.one_line()
-            log.error("tenant %s: cockpit rule %r failed: %s", tenant.id, rule["name"], report.error)
-        except Exception as exc:  # the database refused (e.g. a concurrent duplicate): next run retries
-            report.status, report.error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-            log.exception("tenant %s: cockpit rule %r failed", tenant.id, rule["name"])
-        report.seconds = round(time.perf_counter() - began, 3)
-        reports.append(report)
+    with shared_reads():
+        for rule in chosen:
+            reports.append(_run_rule(tenant, rule, conditions, settings, playbooks))
     return {"tenant": tenant.id, "rules": [dataclasses.asdict(r) for r in reports],
             "opened": sum(r.opened for r in reports), "failed": sum(1 for r in reports if r.status == "failed"),
             "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _run_rule(tenant: TenantContext, rule: Mapping[str, Any], conditions: Mapping[str, Any],
+              settings: CockpitSettings, playbooks: Mapping[str, Mapping[str, Any]]) -> RuleReport:
+    report = RuleReport(rule=rule["name"], condition=rule["condition"])
+    began = time.perf_counter()
+    try:
+        condition = conditions.get(rule["condition"])
+        if condition is None:
+            raise TetherError(f"rule {rule['name']!r}: no enabled plugin offers condition {rule['condition']!r}",
+                              hint="enable the plugin that provides it, or change the rule")
+        try:
+            found = condition.evaluate(tenant, params_for(condition, rule.get("params") or {}))
+        except TetherError:
+            raise
+        except Exception as exc:  # a plugin's condition failed: this rule fails, the others run
+            raise PluginHookError(plugin=condition.plugin or "unknown", hook="tether_cta_conditions",
+                                  tenant=tenant.id, cause=exc) from exc
+        apply_occurrences(tenant, rule | {"condition_label": condition.label}, occurrences_of(found), settings,
+                          playbooks, report)
+    except TetherError as exc:
+        report.status, report.error = "failed", exc.one_line()
+        log.error("tenant %s: cockpit rule %r failed: %s", tenant.id, rule["name"], report.error)
+    except Exception as exc:  # the database refused (e.g. a concurrent duplicate): next run retries
+        report.status, report.error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        log.exception("tenant %s: cockpit rule %r failed", tenant.id, rule["name"])
+    report.seconds = round(time.perf_counter() - began, 3)
+    return report
 
 
 def _forget_inactive(tenant: TenantContext, active: Sequence[str]) -> None:
@@ -196,7 +202,8 @@ def apply_occurrences(tenant: TenantContext, rule: Mapping[str, Any], current: M
             })
         started_rows = {row["occurrence_key"]: row for row in occurrence_rows}
         if new_rows:
-            ids = insert_ctas(session, new_rows)
+            by_key = insert_rule_ctas(session, tenant.id, name, new_rows)
+            ids = [by_key[key] for key in new_keys]
             for key, cta_id in zip(new_keys, ids):
                 started_rows[key]["cta_id"] = cta_id
             if playbook is not None:
