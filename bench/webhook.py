@@ -118,6 +118,19 @@ def wait_until_up(base: str, timeout: float = 60.0) -> None:
     raise SystemExit("the server did not start")
 
 
+def server_cpu(pids: list[int]) -> float:
+    """User + system CPU seconds of the server's web processes (Linux /proc)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -164,8 +177,12 @@ def main() -> None:
     per_client = max(1, args.messages // args.clients)
 
     drive(base, args.clients, 20, trivial=True)  # warm up both paths and the pool
+    cpu_before = server_cpu(pool.pids)
     receiver_s, receiver_lat, receiver_fail = drive(base, args.clients, per_client, trivial=False)
+    cpu_receiver = server_cpu(pool.pids) - cpu_before
+    cpu_before = server_cpu(pool.pids)
     trivial_s, trivial_lat, _ = drive(base, args.clients, per_client, trivial=True)
+    cpu_trivial = server_cpu(pool.pids) - cpu_before
     pool.stop()
 
     sent = per_client * args.clients
@@ -181,6 +198,11 @@ def main() -> None:
         "notifications_per_s": round(sent * 10 / receiver_s, 1),
         "p50_ms": round(statistics.median(receiver_lat) * 1000, 2),
         "p99_ms": round(percentile(receiver_lat, 0.99) * 1000, 2),
+        # CPU the server processes spent: what a busy, shared machine does not distort.
+        "server_cpu_ms_per_message": round(cpu_receiver / sent * 1000, 3),
+        "messages_per_cpu_s": round(sent / cpu_receiver, 1) if cpu_receiver else None,
+        "trivial_server_cpu_ms_per_request": round(cpu_trivial / sent * 1000, 3),
+        "ratio_cpu_trivial_to_receiver": round(cpu_trivial / cpu_receiver, 3) if cpu_receiver else None,
         "trivial_messages_per_s": round(sent / trivial_s, 1),
         "ratio_receiver_to_trivial": round(trivial_s / receiver_s, 3),
         "failed_messages": receiver_fail,
@@ -192,6 +214,9 @@ def main() -> None:
     print(f"ACK latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms   target p99 ≤ {TARGETS['p99_ms']} ms")
     print(f"trivial endpoint: {figures['trivial_messages_per_s']} requests/s; ratio {figures['ratio_receiver_to_trivial']}   "
           f"target ≥ {TARGETS['ratio_receiver_to_trivial']}")
+    print(f"server CPU per message: {figures['server_cpu_ms_per_message']} ms "
+          f"({figures['messages_per_cpu_s']} messages per CPU second); trivial endpoint "
+          f"{figures['trivial_server_cpu_ms_per_request']} ms; CPU ratio {figures['ratio_cpu_trivial_to_receiver']}")
     print(f"failed: {receiver_fail}; notifications stored: {stored} of {sent * 10}")
     print(json.dumps({"bench": "webhook", "figures": figures, "targets": TARGETS}))
     if receiver_fail or stored != sent * 10:
