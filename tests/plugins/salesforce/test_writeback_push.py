@@ -95,3 +95,34 @@ def test_lock_errors_are_retried_with_backoff_then_succeed(fake_org, sf_tenant):
     assert (done.records_applied, done.retrying) == (1, 0)
     assert fake_org.get(sf_id)["Amount"] == 77.0
     assert opportunity(tenant, local_ids(tenant)[sf_id]).amount == Decimal("77.00")
+
+
+def test_timeline_activities_become_tasks_then_follow_their_edits_and_delete(fake_org, sf_tenant, make_tenant):
+    import datetime as dt
+
+    from tether.core.store.models import Company
+    from tether.plugins.timeline.activities import delete_activity, log_activity, update_activity
+
+    from .fake_org_setup import sf_config
+
+    # sf_tenant has put the fake org's credentials in the environment; Timeline logs activities.
+    tenant = make_tenant("acme", plugins={"salesforce": sf_config(fake_org.instance_url), "timeline": {}})
+    with tenant.transaction() as session:
+        company = Company(name="Acme")
+        session.add(company)
+        session.flush()
+        row = log_activity(tenant, session, {"type": "Call", "subject": "Kick-off", "company_id": company.id,
+                                             "occurred_at": dt.datetime(2024, 6, 3, 10, tzinfo=dt.timezone.utc)},
+                           author="dana")
+        activity_id = row.id
+    assert push_outbox(tenant, options=push_options()).records_applied == 1
+    [task] = fake_org.query("SELECT Id, Subject, ActivityDate, Type FROM Task")
+    assert (task["Subject"], task["ActivityDate"], task["Type"]) == ("Kick-off", "2024-06-03", "Call")
+    with tenant.transaction() as session:
+        update_activity(tenant, session, activity_id, {"subject": "Kick-off call"})
+    assert push_outbox(tenant, options=push_options()).records_applied == 1
+    assert [t["Subject"] for t in fake_org.query("SELECT Subject FROM Task")] == ["Kick-off call"]  # no second Task
+    with tenant.transaction() as session:
+        delete_activity(tenant, session, activity_id)
+    assert push_outbox(tenant, options=push_options()).records_deleted == 1
+    assert fake_org.query("SELECT Id FROM Task") == []
