@@ -76,14 +76,28 @@ def relationship_summary(rel: Relationship, type_name: str | None = None) -> dic
     }
 
 
-def _opportunities(session: Session, *criteria) -> dict[str, list[Opportunity]]:
-    rows = list(session.scalars(
-        select(Opportunity).where(Opportunity.is_deleted.is_(False), *criteria)
-        .order_by(case((Opportunity.close_date.is_(None), 1), else_=0), Opportunity.close_date.desc(), Opportunity.id)
-    ))
-    open_rows = sorted((o for o in rows if not o.is_closed), key=lambda o: (o.close_date is None, o.close_date, o.id))
-    closed = [o for o in rows if o.is_closed]
+OPPORTUNITY_COLUMNS = ("id", "name", "stage", "amount", "currency", "close_date", "due_date", "booking_type",
+                       "forecast_category", "probability", "is_closed", "is_won", "target_amount", "forecast_amount",
+                       "final_amount", "relationship_id", "owner_name", "csm")
+
+
+def _opportunities(session: Session, *criteria) -> dict[str, Any]:
+    """Open (soonest close first) and closed (latest first) opportunities, as plain rows."""
+    table = Opportunity.__table__
+    rows = [row._mapping for row in session.execute(
+        select(*(table.c[name] for name in OPPORTUNITY_COLUMNS))
+        .where(table.c.tenant_id == _tenant_of(session), table.c.is_deleted.is_(False), *criteria)
+        .order_by(case((table.c.close_date.is_(None), 1), else_=0), table.c.close_date.desc(), table.c.id))]
+    open_rows = sorted((r for r in rows if not r["is_closed"]),
+                       key=lambda r: (r["close_date"] is None, r["close_date"] or dt.date.max, r["id"]))
+    closed = [r for r in rows if r["is_closed"]]
     return {"open": open_rows, "closed": closed[:CLOSED_OPPORTUNITIES], "closed_total": len(closed)}
+
+
+def _tenant_of(session: Session) -> str:
+    from .store.scoping import tenant_of
+
+    return tenant_of(session)
 
 
 def company_360(tenant: TenantContext, company_id: int, *, timeline_limit: int = TIMELINE_ITEMS) -> dict[str, Any]:
@@ -98,7 +112,7 @@ def company_360(tenant: TenantContext, company_id: int, *, timeline_limit: int =
             .where(Relationship.company_id == company_id, Relationship.is_deleted.is_(False))
             .order_by(RelationshipType.name, Relationship.name)
         ).all()
-        opportunities = _opportunities(session, Opportunity.company_id == company_id)
+        opportunities = _opportunities(session, Opportunity.__table__.c.company_id == company_id)
         summary = company_summary(company)
         rel_summaries = [relationship_summary(rel, type_name) for rel, type_name in relationships]
     rel_health = health_of(tenant, "relationship", [r["id"] for r in rel_summaries])
@@ -131,7 +145,7 @@ def relationship_360(tenant: TenantContext, relationship_id: int, *,
         type_view = {"id": rel_type.id, "name": rel_type.name, "description": rel_type.description or "",
                      "fields": list(rel_type.fields or [])}
         path = path_of(session, company.id)
-        opportunities = _opportunities(session, Opportunity.relationship_id == relationship_id)
+        opportunities = _opportunities(session, Opportunity.__table__.c.relationship_id == relationship_id)
         company_view = {"id": company.id, "name": company.name, "csm": company.csm, "arr": company.arr}
     return {
         "relationship": summary,

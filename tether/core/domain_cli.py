@@ -116,7 +116,8 @@ def companies_show(ctx: click.Context, tenant_id: str, company_id: int) -> None:
     table = Table("id", "opportunity", "stage", "close", "amount", title=f"opportunities: {len(groups['open'])} open, "
                                                                           f"{groups['closed_total']} closed")
     for opp in groups["open"] + groups["closed"][:10]:
-        table.add_row(str(opp.id), opp.name, opp.stage or "", str(opp.close_date or ""), _money(opp.amount))
+        table.add_row(str(opp["id"]), opp["name"], opp["stage"] or "", str(opp["close_date"] or ""),
+                      _money(opp["amount"]))
     console.print(table)
     if view["timeline"]:
         table = Table("when", "type", "subject", "by", "source", title="recent timeline")

@@ -236,14 +236,36 @@ def measure_problem(measures: Mapping[str, Any], entry: Mapping[str, Any], entit
 
 def configured(tenant: TenantContext) -> list[dict[str, Any]] | None:
     """Definitions from the tenant's plugin config, or None when the config has none."""
+    shared = _configured_shared(tenant)
+    return None if shared is None else copy.deepcopy(shared)  # callers may change their copy
+
+
+def scheme_types(tenant: TenantContext, session) -> dict[str, str]:
+    """``{scorecard name: scheme type}`` of the scorecards in force (read models ask on every request)."""
+    shared = _configured_shared(tenant)
+    if shared is None:
+        shared = [row.definition for row in session.scalars(select(ScorecardDefinition))]
+    return {card["name"]: (card.get("scheme") or {}).get("type", "colour") for card in shared}
+
+
+def _configured_shared(tenant: TenantContext) -> list[dict[str, Any]] | None:
     raw = tenant.config_for(PLUGIN).get("scorecards")
     if not raw:
         return None
-    loaded, errors = _validated(json.dumps(raw, sort_keys=True, default=str))
+    seen = _LAST_CONFIG.get(id(raw))
+    if seen is not None and seen[0] is raw:  # the same config object as a moment ago: skip re-serialising it
+        loaded, errors = seen[1]
+    else:
+        loaded, errors = _validated(json.dumps(raw, sort_keys=True, default=str))
+        _LAST_CONFIG.clear()
+        _LAST_CONFIG[id(raw)] = (raw, (loaded, errors))
     if errors:  # refused at apply time already; a config edited behind tether's back lands here
         raise InvalidFields("the scorecards in this tenant's config are invalid", dict(errors),
                             hint="fix plugins.scorecards.config.scorecards in the tenant manifest and apply it")
-    return copy.deepcopy(loaded)  # callers may change their copy; the cached one stays intact
+    return loaded
+
+
+_LAST_CONFIG: dict[int, tuple[Any, Any]] = {}
 
 
 @functools.lru_cache(maxsize=256)

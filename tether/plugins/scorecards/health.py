@@ -11,7 +11,7 @@ from tether.core.errors import DomainError, NotFound
 from tether.core.plugins import TenantContext
 from tether.core.store import Company, Relationship
 
-from .definitions import effective_scorecards, normalised
+from .definitions import effective_scorecards, normalised, scheme_types
 from .measures import available_measures
 from .models import HealthScore, HealthScoreHistory, ScoreOverride, ScoreRun
 from .runner import RunReport, run_scoring
@@ -24,8 +24,7 @@ HISTORY_POINTS = 18  # Gainsight's 360 shows 18 weeks
 
 
 def _schemes(tenant: TenantContext, session) -> dict[str, str]:
-    cards, _ = effective_scorecards(tenant, session)
-    return {card["name"]: card.get("scheme", {}).get("type", "colour") for card in cards}
+    return scheme_types(tenant, session)
 
 
 def _last_full_run(session) -> Any:
