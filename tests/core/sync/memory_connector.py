@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tether.core.connectors import Catalog, ConnectorSpec, FieldSchema, ObjectSchema, Page, ReadRequest, WriteOperation, WriteResult
 from tether.core.contracts import FieldMapping, ObjectMapping, RelationshipAssignment
-from tether.core.errors import PermanentConnectorError, TransientConnectorError
+from tether.core.errors import PermanentConnectorError
 from tether.core.hookspecs import hookimpl
 
 UTC = dt.timezone.utc

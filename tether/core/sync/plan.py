@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..connectors import Catalog, ObjectSchema, Page
 from ..contracts import ObjectMapping
 from ..errors import DomainError, PermanentConnectorError
-from .apply import EntityApplier, Row, applier_for
+from .apply import EntityApplier, Row
+from .entities import applier_for
 from .coerce import CoercionError, coerce, converter, to_datetime
 from .mappings import inbound_fields
 
