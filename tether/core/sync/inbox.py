@@ -146,20 +146,24 @@ class _Processor:
             self._finish(messages, "failed", error)
             self.result.failed += 1
 
-    def _plan(self, connector: str, mapping: ObjectMapping) -> ObjectPlan:
-        key = (connector, mapping.object_name)
+    def _plan(self, connector: str, mapping: ObjectMapping, payload: dict[str, Any]) -> ObjectPlan:
+        # A receiver may name its source's id and stamp fields in the payload; Salesforce's
+        # are the defaults.
+        primary_key = payload.get("id_field") or DEFAULT_PRIMARY_KEY
+        stamp = payload.get("stamp_field") or DEFAULT_STAMP_FIELD
+        key = (connector, mapping.object_name, primary_key, stamp)
         if key not in self.plans:
             # Built from the mapping: no describe call per batch (the poll checks the
             # mapping against the source's describe; notifications carry the same fields).
-            fields = [FieldSchema(DEFAULT_PRIMARY_KEY, "id"), FieldSchema(DEFAULT_STAMP_FIELD, "datetime")]
+            fields = [FieldSchema(primary_key, "id"), FieldSchema(stamp, "datetime")]
             fields += [FieldSchema(f.source, f.type) for f in inbound_fields(mapping)]
-            schema = ObjectSchema(mapping.object_name, tuple(fields), primary_key=DEFAULT_PRIMARY_KEY,
-                                  cursor_field=DEFAULT_STAMP_FIELD, supports_deletes=True)
+            schema = ObjectSchema(mapping.object_name, tuple(fields), primary_key=primary_key, cursor_field=stamp,
+                                  supports_deletes=True)
             self.plans[key] = build_plan(self.tenant, connector, mapping, Catalog((schema,)))
         return self.plans[key]
 
     def _apply(self, connector: str, mapping: ObjectMapping, messages: list[InboxMessage]) -> None:
-        plan = self._plan(connector, mapping)
+        plan = self._plan(connector, mapping, messages[0].payload or {})
         pk, stamp_field = plan.schema.primary_key, plan.schema.cursor_field or DEFAULT_STAMP_FIELD
         applier = plan.applier_class(self.tenant.store.dialect, self.tenant.id, connector, plan.targets)
         model = applier.model

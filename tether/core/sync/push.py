@@ -289,12 +289,4 @@ def retry_failed(tenant: "TenantContext", *, ids: Sequence[int] | None = None) -
         return done.rowcount or 0
 
 
-def waiting_counts(tenant: "TenantContext") -> dict[str, int]:
-    """Outbox entries by status."""
-    from sqlalchemy import func
-
-    with tenant.session() as session:
-        return dict(session.execute(select(OutboxEntry.status, func.count()).group_by(OutboxEntry.status)).all())
-
-
-__all__ = ["PushOptions", "PushResult", "push_outbox", "failed_entries", "retry_failed", "waiting_counts"]
+__all__ = ["PushOptions", "PushResult", "push_outbox", "failed_entries", "retry_failed"]

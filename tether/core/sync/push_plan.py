@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -101,7 +101,9 @@ class _ObjectPlanner:
         self.local_ids = local_ids
         self.shadows: dict[int, SyncShadow] = {s.local_id: s for s in load_shadows(
             session, connector, object_name, local_ids=local_ids)} if local_ids else {}
-        self.held = open_conflicts(session, connector, object_name, local_ids) if local_ids else {}
+        self.held: dict[int, set[str]] = {}
+        for local_id, field in (open_conflicts(session, connector, object_name, local_ids) if local_ids else {}):
+            self.held.setdefault(local_id, set()).add(field)
 
     def plan(self) -> list[PlannedRecord]:
         if self.mapping is None:
@@ -184,7 +186,7 @@ class _ObjectPlanner:
             record.entry_ids = [e.id for e in earlier] + record.entry_ids
         for entry in sources:
             changes.update(entry.changes or {})
-        held_fields = {field for (lid, field) in self.held if lid == local_id}
+        held_fields = self.held.get(local_id, set()) if local_id is not None else set()
         if held_fields:
             for entry in segment:
                 held_part = {k: v for k, v in (entry.changes or {}).items() if k in held_fields}
@@ -254,6 +256,3 @@ def wire_value(type_name: str, value: Any) -> Any:
         return format_datetime(to_datetime(value))  # type: ignore[arg-type]
     return value
 
-
-def entry_fields(entries: Iterable[OutboxEntry]) -> set[str]:
-    return {name for entry in entries for name in (entry.changes or {})}
