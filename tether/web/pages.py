@@ -36,6 +36,7 @@ NAV = (
     ("Forecast", "pages.forecast", ("GET", "/renewals/forecast"), "forecast"),
     ("Analyze", "pages.analyze", ("GET", "/renewals/views"), "analyze"),
     ("Companies", "pages.companies", ("GET", "/companies"), "companies"),
+    ("Cockpit", "pages.cockpit", ("GET", "/cockpit/ctas"), "cockpit"),
     ("Admin", "pages.admin", ("GET", "/plugins"), "admin"),
 )
 
@@ -59,7 +60,7 @@ def install(app, runtime: Runtime, endpoints: list[Endpoint]) -> None:
     app.extensions[EXTENSION] = PagesState(runtime, EndpointIndex(endpoints), digest.hexdigest()[:12])
     formatting.register(app)
     # The routes live in their own modules; importing them attaches them to the blueprint.
-    from . import pages_admin, pages_analyze, pages_customers, pages_renewals, pages_signin  # noqa: F401
+    from . import pages_admin, pages_analyze, pages_cockpit, pages_customers, pages_renewals, pages_signin  # noqa: F401
 
     app.register_blueprint(blueprint)
 
@@ -131,7 +132,15 @@ def nav_for(api: PageApi | None) -> list[dict[str, Any]]:
     if api is None:
         return []
     return [{"label": label, "url": url_for(endpoint, tenant=api.tenant_id), "key": key}
-            for label, endpoint, (method, rule), key in NAV if api.allowed(method, rule)]
+            for label, endpoint, (method, rule), key in NAV if api.allowed(method, rule) and _served(api, method, rule)]
+
+
+def _served(api: PageApi, method: str, rule: str) -> bool:
+    """A plugin's page is linked only for tenants that enabled the plugin."""
+    endpoint = api.index.find(method, rule)
+    if endpoint is None or not endpoint.plugin:
+        return endpoint is not None
+    return api.runtime.context(api.tenant_id).is_enabled(endpoint.plugin)
 
 
 def first_page(api: PageApi) -> tuple[str, str] | None:

@@ -182,7 +182,7 @@ def shared_reads() -> Iterator[None]:
         _SHARED.reset(token)
 
 
-def _shared(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+def shared(key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     cache = _SHARED.get()
     if cache is None:
         return compute()
@@ -203,16 +203,16 @@ def _live_entities(tenant: TenantContext, entity: str) -> list[tuple[int, int]]:
         company = t.c.id if entity == "company" else t.c.company_id
         with tenant.session() as session:
             return [tuple(r) for r in session.execute(select(t.c.id, company).where(
-                t.c.tenant_id == tenant.id, t.c.is_deleted.is_(False)).order_by(t.c.id))]
+                t.c.tenant_id == tenant.id, t.c.is_deleted.is_(False)).order_by(t.c.id)).all()]
 
-    return _shared(("live", tenant.id, entity), read)
+    return shared(("live", tenant.id, entity), read)
 
 
 def _added_before(tenant: TenantContext, entity: str, cutoff: dt.datetime) -> set[int]:
     t = _table(entity)
     with tenant.session() as session:
         return set(session.scalars(select(t.c.id).where(t.c.tenant_id == tenant.id, t.c.is_deleted.is_(False),
-                                                        t.c.created_at <= cutoff)))
+                                                        t.c.created_at <= cutoff)).all())
 
 
 def _about(entity: str, entity_id: int, company_id: int) -> dict[str, Any]:
@@ -226,7 +226,7 @@ def _health(tenant: TenantContext, entity: str) -> tuple[list[tuple[int, int]], 
     def read() -> Mapping[int, Mapping[str, Any]]:
         return (tenant.hooks.tether_entity_health(entity=entity, ids=[row[0] for row in live]) or {}) if live else {}
 
-    return live, _shared(("health", tenant.id, entity), read)
+    return live, shared(("health", tenant.id, entity), read)
 
 
 def health_red(tenant: TenantContext, params: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -1,20 +1,32 @@
-"""Multi-row writes shared by the rules engine and the CTA service: CTAs, tasks, links."""
+"""Multi-row writes shared by the rules engine and the CTA service: CTAs, tasks, links.
+
+A first rules run over a large tenant opens tens of thousands of CTAs with their tasks;
+rows go to the driver in one ``executemany`` (SQLite) or ``COPY`` (PostgreSQL) per table
+(:func:`tether.core.renewals.sqlparts.raw_insert`), without SQLAlchemy's per-row
+parameter processing. Every column is given, so no Python-side default is needed.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tether.core.plugins import TenantContext
+from tether.core.renewals.sqlparts import raw_insert
 from tether.core.store import Opportunity
 
 from .config import CockpitSettings
-from .models import Cta, CtaOpportunity, CtaTask
+from .models import Cta, CtaOpportunity, CtaTask, RuleOccurrence
 from .tasks_sync import capture_new_tasks
 
 CHUNK = 900
+
+
+def _write(session: Session, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    columns = [c.name for c in table.columns if c.name != "id"]  # ids come from the database
+    raw_insert(session, table, columns, [tuple(row.get(name) for name in columns) for row in rows])
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -26,13 +38,13 @@ def insert_rule_ctas(session: Session, tenant_id: str, rule_key: str,
                      rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Insert a rule's new open CTAs (keys starting with ``_`` ignored) in one multi-row
     statement; their ids by occurrence key (unique among a rule's open CTAs)."""
-    columns = set(Cta.__table__.c.keys())
-    session.execute(insert(Cta.__table__), [{k: v for k, v in row.items() if k in columns} for row in rows])
+    _write(session, Cta.__table__, rows)
     c = Cta.__table__.c
     found: dict[str, int] = {}
     for part in chunks([row["occurrence_key"] for row in rows]):
         found.update({key: cta_id for key, cta_id in session.execute(select(c.occurrence_key, c.id).where(
-            c.tenant_id == tenant_id, c.rule_key == rule_key, c.is_closed.is_(False), c.occurrence_key.in_(part)))})
+            c.tenant_id == tenant_id, c.rule_key == rule_key, c.is_closed.is_(False),
+            c.occurrence_key.in_(part))).all()})
     return found
 
 
@@ -41,7 +53,7 @@ def insert_tasks(tenant: TenantContext, session: Session, settings: CockpitSetti
     """Insert task rows; when task sync is on they are captured for the CRM in the same transaction."""
     if not rows:
         return
-    session.execute(insert(CtaTask.__table__), list(rows))
+    _write(session, CtaTask.__table__, rows)
     if settings.task_sync:
         t = CtaTask.__table__.c
         ids: list[int] = []
@@ -61,4 +73,8 @@ def insert_links(session: Session, tenant_id: str, links: Sequence[Mapping[str, 
             Opportunity.__table__.c.tenant_id == tenant_id, Opportunity.__table__.c.id.in_(part))))
     unique = {(link["cta_id"], link["opportunity_id"]): link for link in links if link["opportunity_id"] in live}
     if unique:
-        session.execute(insert(CtaOpportunity.__table__), list(unique.values()))
+        _write(session, CtaOpportunity.__table__, list(unique.values()))
+
+
+def insert_occurrences(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    _write(session, RuleOccurrence.__table__, rows)

@@ -23,7 +23,7 @@ import logging
 import time
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tether.core.errors import NotFound, PluginHookError, TetherError
@@ -31,12 +31,12 @@ from tether.core.plugins import TenantContext
 from tether.core.store import Company, Relationship
 from tether.core.store.types import utcnow
 
-from .conditions import available_conditions, occurrences_of, params_for, shared_reads
+from .conditions import available_conditions, occurrences_of, params_for, shared, shared_reads
 from .config import CockpitSettings, settings_of
 from .models import Cta, RuleOccurrence
 from .playbooks import default_for_type, effective_playbooks, task_rows
 from .rules import effective_rules
-from .rows import chunks as _chunks, insert_links, insert_rule_ctas, insert_tasks
+from .rows import chunks as _chunks, insert_links, insert_occurrences, insert_rule_ctas, insert_tasks
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +121,18 @@ def _forget_inactive(tenant: TenantContext, active: Sequence[str]) -> None:
         session.execute(stmt.execution_options(synchronize_session=False))
 
 
-def _rows_by_id(session: Session, tenant_id: str, table, columns, ids: Sequence[int]) -> dict[int, Any]:
+def _rows_by_id(tenant_id: str, session: Session, table, columns, ids: Sequence[int]) -> dict[int, Any]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
     base = select(table.c.id, *columns).where(table.c.tenant_id == tenant_id, table.c.is_deleted.is_(False))
     if len(wanted) > WHOLE_TABLE_ABOVE:
-        keep = set(wanted)
-        return {row[0]: row for row in session.execute(base) if row[0] in keep}
+        # Many ids (a first run): read the table once per rules run, shared by every rule.
+        every = shared(("rows", tenant_id, table.name), lambda: {row[0]: row for row in session.execute(base).all()})
+        return {i: every[i] for i in wanted if i in every}
     found = {}
     for part in _chunks(wanted):
-        found.update({row[0]: row for row in session.execute(base.where(table.c.id.in_(part)))})
+        found.update({row[0]: row for row in session.execute(base.where(table.c.id.in_(part))).all()})
     return found
 
 
@@ -148,7 +149,7 @@ def apply_occurrences(tenant: TenantContext, rule: Mapping[str, Any], current: M
     today = now.date()
     with tenant.transaction() as session:
         known = set(session.scalars(select(RuleOccurrence.occurrence_key).where(
-            RuleOccurrence.tenant_id == tenant.id, RuleOccurrence.rule_key == name)))
+            RuleOccurrence.tenant_id == tenant.id, RuleOccurrence.rule_key == name)).all())
         ended = [key for key in known if key not in current]
         for part in _chunks(ended):
             session.execute(delete(RuleOccurrence).where(
@@ -159,11 +160,11 @@ def apply_occurrences(tenant: TenantContext, rule: Mapping[str, Any], current: M
         if not started:
             return
         open_keys = set(session.scalars(select(Cta.occurrence_key).where(
-            Cta.tenant_id == tenant.id, Cta.rule_key == name, Cta.is_closed.is_(False))))
-        companies = _rows_by_id(session, tenant.id, Company.__table__,
+            Cta.tenant_id == tenant.id, Cta.rule_key == name, Cta.is_closed.is_(False))).all())
+        companies = _rows_by_id(tenant.id, session, Company.__table__,
                                 (Company.__table__.c.name, Company.__table__.c.csm),
                                 [current[k]["company_id"] for k in started])
-        relationships = _rows_by_id(session, tenant.id, Relationship.__table__,
+        relationships = _rows_by_id(tenant.id, session, Relationship.__table__,
                                     (Relationship.__table__.c.name, Relationship.__table__.c.csm,
                                      Relationship.__table__.c.company_id),
                                     [current[k]["relationship_id"] for k in started
@@ -219,7 +220,7 @@ def apply_occurrences(tenant: TenantContext, rule: Mapping[str, Any], current: M
                      for key, cta_id in zip(new_keys, ids) for opp in current[key].get("opportunity_ids") or ()]
             insert_links(session, tenant.id, links)
         if occurrence_rows:
-            session.execute(insert(RuleOccurrence), occurrence_rows)
+            insert_occurrences(session, occurrence_rows)
         report.started = len(occurrence_rows)
         report.opened = len(new_rows)
 
