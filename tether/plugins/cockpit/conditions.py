@@ -208,11 +208,18 @@ def _live_entities(tenant: TenantContext, entity: str) -> list[tuple[int, int]]:
     return shared(("live", tenant.id, entity), read)
 
 
-def _added_before(tenant: TenantContext, entity: str, cutoff: dt.datetime) -> set[int]:
+def _added_before(tenant: TenantContext, entity: str, ids: Sequence[int], cutoff: dt.datetime) -> set[int]:
+    """Which of ``ids`` were added at or before ``cutoff``."""
     t = _table(entity)
+    base = select(t.c.id).where(t.c.tenant_id == tenant.id, t.c.created_at <= cutoff)
     with tenant.session() as session:
-        return set(session.scalars(select(t.c.id).where(t.c.tenant_id == tenant.id, t.c.is_deleted.is_(False),
-                                                        t.c.created_at <= cutoff)).all())
+        if len(ids) > 20_000:
+            wanted = set(ids)
+            return {i for i in session.scalars(base).all() if i in wanted}
+        found: set[int] = set()
+        for start in range(0, len(ids), 900):
+            found.update(session.scalars(base.where(t.c.id.in_(list(ids[start:start + 900])))).all())
+        return found
 
 
 def _about(entity: str, entity_id: int, company_id: int) -> dict[str, Any]:
@@ -273,7 +280,8 @@ def no_activity(tenant: TenantContext, params: Mapping[str, Any]) -> list[dict[s
         return []  # no enabled plugin knows activity (the Timeline plugin does)
     live = _live_entities(tenant, entity)
     since = measure.compute(tenant, entity, [row[0] for row in live]) if live else {}
-    old_enough = _added_before(tenant, entity, utcnow() - dt.timedelta(days=days))
+    never = [entity_id for entity_id, _ in live if entity_id not in since]
+    old_enough = _added_before(tenant, entity, never, utcnow() - dt.timedelta(days=days)) if never else set()
     found = []
     for entity_id, company_id in live:
         idle = since.get(entity_id)

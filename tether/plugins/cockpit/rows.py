@@ -41,6 +41,10 @@ def insert_rule_ctas(session: Session, tenant_id: str, rule_key: str,
     _write(session, Cta.__table__, rows)
     c = Cta.__table__.c
     found: dict[str, int] = {}
+    if len(rows) > 5 * CHUNK:  # most of the rule's open CTAs are new: read them all at once
+        wanted = {row["occurrence_key"] for row in rows}
+        return {key: cta_id for key, cta_id in session.execute(select(c.occurrence_key, c.id).where(
+            c.tenant_id == tenant_id, c.rule_key == rule_key, c.is_closed.is_(False))).all() if key in wanted}
     for part in chunks([row["occurrence_key"] for row in rows]):
         found.update({key: cta_id for key, cta_id in session.execute(select(c.occurrence_key, c.id).where(
             c.tenant_id == tenant_id, c.rule_key == rule_key, c.is_closed.is_(False),

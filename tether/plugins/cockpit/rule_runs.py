@@ -41,7 +41,7 @@ from .rows import chunks as _chunks, insert_links, insert_occurrences, insert_ru
 log = logging.getLogger(__name__)
 
 # Above this many ids a lookup reads the tenant's whole table instead of IN lists.
-WHOLE_TABLE_ABOVE = 5000
+WHOLE_TABLE_ABOVE = 20000
 
 
 @dataclasses.dataclass
