@@ -7,11 +7,13 @@ real Salesforce connector and sync engine:
    Opportunities every minute. After a warm-up minute (the initial loads), for
    ``--minutes`` minutes: the start delay of every scheduled run (from its fire time
    to a worker thread starting it; p50, p99, max), and, since the tenants have nothing
-   new to sync, the process's CPU and memory per idle tenant.
+   new to sync, the process's CPU and memory per idle tenant. Then the same with the
+   sync replaced by a job that does nothing: the engine's own share (``noop_*``).
 2. **PostgreSQL engine** (``--postgres-url`` or ``TETHER_TEST_POSTGRES_URL``): with the
    fake org answering every API call after 100 ms, ``--pg-jobs`` sync jobs through one
-   ``tether worker``, then as many through three (``--concurrency`` each): jobs/s and
-   the ratio.
+   worker process, then as many through three (``--concurrency`` each): jobs/s and the
+   ratio. A control round each time runs jobs that only wait 4 × 100 ms (no connector,
+   no CPU): the engine's scaling when jobs are purely I/O-bound.
 
 Quick run: ``python bench/jobs.py --tenants 100 --minutes 1 --pg-jobs 60``.
 The last line of output is JSON: ``{"bench": "jobs", "figures": {...}, "targets": {...}}``.
@@ -31,6 +33,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from tether.core.contracts import JobSpec
+from tether.core.hookspecs import hookimpl
 
 TARGETS = {"p99_start_delay_ms": 1000, "ratio_3_to_1_workers": 2.5}
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,13 +82,14 @@ def salesforce_config(org: dict) -> dict:
             "security_token": {"$env": "BENCH_SF_TOKEN"}}
 
 
-def make_tenants(store, host, ids: list[str], config: dict, schedules: list[dict]) -> float:
+def make_tenants(store, host, ids: list[str], plugins: dict, schedules: list[dict]) -> float:
     from tether.core.manifests import validate_tenant_manifest
     from tether.core.tenants import apply_manifest
 
     started = time.perf_counter()
     for tenant_id in ids:
-        manifest = {"tenant": {"id": tenant_id, "name": tenant_id}, "plugins": [{"name": "salesforce", "config": config}],
+        manifest = {"tenant": {"id": tenant_id, "name": tenant_id},
+                    "plugins": [{"name": name, "config": config} for name, config in plugins.items()],
                     "schedules": schedules}
         apply_manifest(store, host, validate_tenant_manifest(manifest, host, source="bench"))
     return time.perf_counter() - started
@@ -107,20 +113,54 @@ def percentile(values: list[float], share: float) -> float:
 # -- 1. the embedded engine ---------------------------------------------------------------------
 
 
-def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dict, folder: Path) -> dict:
+class BenchJobs:
+    """Controls that take the connector out of the picture.
+
+    ``noop`` does nothing (every minute when ``scheduled``): the embedded engine's own
+    share. ``wait`` sleeps as long as a sync's four API calls take at 100 ms each, using no
+    CPU: how the PostgreSQL engine scales when jobs are purely I/O-bound.
+    """
+
+    TETHER_MANIFEST = {"name": "benchjobs", "version": "1.0.0", "description": "bench: control jobs",
+                       "hooks": ["tether_scheduled_jobs"], "config": {"scheduled": {"type": "boolean", "default": False}}}
+
+    @hookimpl
+    def tether_scheduled_jobs(self, tenant):
+        scheduled = bool(tenant.config_for("benchjobs").get("scheduled"))
+        return [JobSpec(name="noop", run=lambda context: None, every=60 if scheduled else None, plugin="benchjobs"),
+                JobSpec(name="wait", run=lambda context: time.sleep(0.4), plugin="benchjobs")]
+
+
+def bench_host():
+    from tether.core.plugins import PluginHost
+
+    host = PluginHost.from_entry_points()
+    host.register(BenchJobs())
+    return host
+
+
+def run_worker(concurrency: int) -> None:
+    """Child process: ``tether worker`` with the bench's control jobs available."""
+    from tether.core.jobs.serve import work
+    from tether.core.runtime import Runtime
+
+    work(Runtime(host=bench_host()), concurrency=concurrency)
+
+
+def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dict | None, folder: Path) -> dict:
+    """With ``org``: each tenant syncs Opportunities every minute; without: a no-op job every minute."""
     from sqlalchemy import func, select
 
     from tether.core.jobs.embedded import EmbeddedEngine
     from tether.core.jobs.models import QueuedJob
-    from tether.core.plugins import PluginHost
     from tether.core.runtime import Runtime
     from tether.core.settings import Settings
     from tether.core.store import Store
     from tether.core.store.models import JobRun
     from tether.core.store.types import utcnow
 
-    url = f"sqlite:///{folder / 'embedded.sqlite3'}"
-    host = PluginHost.from_entry_points()
+    url = f"sqlite:///{folder / ('embedded-sync.sqlite3' if org else 'embedded-noop.sqlite3')}"
+    host = bench_host()
     store = Store(url, migration_locations=host.migration_locations())
     store.upgrade()
     runtime = Runtime(Settings.from_env({"TETHER_HOME": str(folder), "TETHER_DATABASE_URL": url}), host=host, store=store)
@@ -129,8 +169,11 @@ def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dic
     time.sleep(2)
     rss_before = rss_kb()
     ids = [f"t{index:04d}" for index in range(tenants)]
-    schedules = [{"job": "sync", "object": "Opportunity", "every": "1m"}, *SCHEDULES_OFF]
-    seconds = make_tenants(store, host, ids, salesforce_config(org), schedules)
+    if org is not None:
+        schedules = [{"job": "sync", "object": "Opportunity", "every": "1m"}, *SCHEDULES_OFF]
+        seconds = make_tenants(store, host, ids, {"salesforce": salesforce_config(org)}, schedules)
+    else:
+        seconds = make_tenants(store, host, ids, {"benchjobs": {"scheduled": True}}, [])
     print(f"  {tenants} tenants created in {seconds:.1f}s; warming up {warmup:.0f}s (first syncs are initial loads)")
     engine.refresh_schedules()
     time.sleep(warmup)
@@ -143,7 +186,8 @@ def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dic
             QueuedJob.origin == "schedule", QueuedJob.scheduled_for >= window_start,
             QueuedJob.scheduled_for < window_end, QueuedJob.started_at.is_not(None))).all()
         outcomes = dict(session.execute(select(JobRun.status, func.count()).where(
-            JobRun.kind == "sync", JobRun.started_at >= window_start, JobRun.started_at < window_end)
+            JobRun.kind == ("sync" if org else "noop"), JobRun.started_at >= window_start,
+            JobRun.started_at < window_end)
             .group_by(JobRun.status)).all())
         deduplicated_or_late = session.scalar(select(func.count()).select_from(QueuedJob).where(
             QueuedJob.origin == "schedule", QueuedJob.scheduled_for >= window_start,
@@ -187,8 +231,38 @@ def postgres_database(server_url: str):
     return base.set(database=name).render_as_string(hide_password=False), drop
 
 
-def procrastinate_round(runtime, workers: int, concurrency: int, jobs: int, config: dict, folder: Path) -> dict:
-    from sqlalchemy import func, select, text
+def start_workers(store, count: int, concurrency: int, folder: Path) -> list[subprocess.Popen]:
+    from sqlalchemy import text
+
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM procrastinate_workers"))
+    env = {**os.environ, "TETHER_DATABASE_URL": store.url, "TETHER_JOB_ENGINE": "procrastinate",
+           "TETHER_HOME": str(folder), "TETHER_LOG_LEVEL": "WARNING"}
+    processes = [subprocess.Popen([sys.executable, __file__, "--run-worker", str(concurrency)], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL) for _ in range(count)]
+    deadline = time.monotonic() + 300
+    while True:  # every worker registered (imports done, schedules refreshed) before any clock starts
+        with store.engine.connect() as connection:
+            if connection.execute(text("SELECT count(*) FROM procrastinate_workers")).scalar() >= count:
+                return processes
+        if time.monotonic() > deadline:
+            raise SystemExit("the workers did not start")
+        time.sleep(0.2)
+
+
+def stop_workers(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def timed_round(runtime, ids: list[str], job: str) -> dict:
+    """Queue ``job`` for every tenant at once; jobs/s from the enqueue to the last finish."""
+    from sqlalchemy import func, select
 
     from tether.core.jobs.base import JobRequest
     from tether.core.jobs.pg import ProcrastinateEngine
@@ -196,79 +270,64 @@ def procrastinate_round(runtime, workers: int, concurrency: int, jobs: int, conf
     from tether.core.store.types import utcnow
 
     store = runtime.store
-    ids = [f"w{workers}-{index:04d}" for index in range(jobs)]
-    make_tenants(store, runtime.host, ids, config, SCHEDULES_OFF)
-    env = {**os.environ, "TETHER_DATABASE_URL": store.url, "TETHER_JOB_ENGINE": "procrastinate",
-           "TETHER_HOME": str(folder), "TETHER_LOG_LEVEL": "WARNING"}
-    processes = [subprocess.Popen([sys.executable, "-m", "tether", "worker", "--concurrency", str(concurrency)],
-                                  env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(workers)]
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # every worker registered (imports done, schedules refreshed) before the clock starts
-            with store.engine.connect() as connection:
-                ready = connection.execute(text("SELECT count(*) FROM procrastinate_workers")).scalar()
-            if ready >= workers:
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit("the workers did not start")
-            time.sleep(0.2)
-        time.sleep(1)
-        engine = ProcrastinateEngine(runtime)
-        started = utcnow()
+    engine = ProcrastinateEngine(runtime)
+    started = utcnow()
+    if job == "sync":
         engine.enqueue_many([JobRequest(t, "sync", "Opportunity", "salesforce") for t in ids])
-        engine.close()
-        while True:
-            with store.admin_session() as session:
-                done = session.scalar(select(func.count()).select_from(JobRun).where(
-                    JobRun.tenant_id.in_(ids), JobRun.kind == "sync", JobRun.status != "running"))
-            if done >= jobs:
-                break
-            if time.monotonic() > deadline + 600:
-                raise SystemExit(f"only {done} of {jobs} jobs finished")
-            time.sleep(0.1)
+    else:
+        engine.enqueue_many([JobRequest(t, job) for t in ids])
+    engine.close()
+    deadline = time.monotonic() + 900
+    condition = (JobRun.tenant_id.in_(ids), JobRun.kind == job, JobRun.started_at >= started)
+    while True:
         with store.admin_session() as session:
-            finished = session.scalar(select(func.max(JobRun.finished_at)).where(JobRun.tenant_id.in_(ids)))
-            outcomes = dict(session.execute(select(JobRun.status, func.count()).where(
-                JobRun.tenant_id.in_(ids), JobRun.kind == "sync").group_by(JobRun.status)).all())
-            calls = session.scalar(select(func.sum(JobRun.api_calls)).where(JobRun.tenant_id.in_(ids)))
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            done = session.scalar(select(func.count()).select_from(JobRun).where(*condition, JobRun.status != "running"))
+        if done >= len(ids):
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {done} of {len(ids)} {job} jobs finished")
+        time.sleep(0.1)
+    with store.admin_session() as session:
+        finished = session.scalar(select(func.max(JobRun.finished_at)).where(*condition))
+        outcomes = dict(session.execute(select(JobRun.status, func.count()).where(*condition)
+                                        .group_by(JobRun.status)).all())
+        calls = session.scalar(select(func.sum(JobRun.api_calls)).where(*condition))
     seconds = (finished - started).total_seconds()
-    with store.engine.begin() as connection:
-        connection.execute(text("DELETE FROM procrastinate_workers"))
-    return {"jobs": jobs, "seconds": round(seconds, 2), "jobs_per_s": round(jobs / seconds, 2), "outcomes": outcomes,
-            "api_calls_per_job": round((calls or 0) / jobs, 1)}
+    return {"jobs": len(ids), "seconds": round(seconds, 2), "jobs_per_s": round(len(ids) / seconds, 2),
+            "outcomes": outcomes, "api_calls_per_job": round((calls or 0) / len(ids), 1)}
 
 
 def postgres(server_url: str, jobs: int, concurrency: int, org: dict, folder: Path) -> dict:
-    from tether.core.plugins import PluginHost
     from tether.core.runtime import Runtime
     from tether.core.settings import Settings
     from tether.core.store import Store
 
     url, drop = postgres_database(server_url)
+    results: dict = {}
     try:
-        host = PluginHost.from_entry_points()
+        host = bench_host()
         store = Store(url, migration_locations=host.migration_locations())
         store.upgrade()
         settings = Settings.from_env({"TETHER_HOME": str(folder), "TETHER_DATABASE_URL": url,
                                       "TETHER_JOB_ENGINE": "procrastinate"})
         runtime = Runtime(settings, host=host, store=store)
-        config = salesforce_config(org)
-        one = procrastinate_round(runtime, 1, concurrency, jobs, config, folder)
-        print(f"  1 worker:  {one['jobs']} jobs in {one['seconds']}s ({one['outcomes']})")
-        three = procrastinate_round(runtime, 3, concurrency, jobs, config, folder)
-        print(f"  3 workers: {three['jobs']} jobs in {three['seconds']}s ({three['outcomes']})")
+        ids = [f"p{index:04d}" for index in range(jobs)]
+        seconds = make_tenants(store, host, ids, {"salesforce": salesforce_config(org), "benchjobs": {}},
+                               SCHEDULES_OFF)
+        print(f"  {jobs} tenants created in {seconds:.1f}s")
+        for workers in (1, 3):
+            processes = start_workers(store, workers, concurrency, folder)
+            try:
+                for job in ("sync", "wait"):
+                    result = results[(workers, job)] = timed_round(runtime, ids, job)
+                    print(f"  {workers} worker{'s' if workers > 1 else ' '} {job:<5} {result['jobs']} jobs in "
+                          f"{result['seconds']}s ({result['outcomes']})")
+            finally:
+                stop_workers(processes)
         store.dispose()
     finally:
         drop()
-    return {"one": one, "three": three}
+    return results
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -282,6 +341,18 @@ def run_embedded(args, folder: Path) -> dict:
     finally:
         org_process.stdin.close()
         org_process.wait(timeout=60)
+    _print_embedded(result)
+    figures = {k: v for k, v in result.items() if k != "outcomes"}
+    print(f"1b. the same engine and tenants, the sync replaced by a job that does nothing (the engine's own share)")
+    noop = embedded(args.tenants, args.minutes, args.warmup, args.threads, None, folder)
+    _print_embedded(noop)
+    figures.update({f"noop_{k}": v for k, v in noop.items()
+                    if k in ("p50_start_delay_ms", "p99_start_delay_ms", "max_start_delay_ms", "runs",
+                             "cpu_ms_per_idle_tenant_minute", "rss_kb_per_idle_tenant")})
+    return figures
+
+
+def _print_embedded(result: dict) -> None:
     print(f"  runs measured {result['runs']} of {result['runs_expected']} expected "
           f"(not started in the window: {result['not_started']}; outcomes {result['outcomes']})")
     print(f"  start delay p50           {result['p50_start_delay_ms']:>10} ms")
@@ -290,7 +361,6 @@ def run_embedded(args, folder: Path) -> dict:
     print(f"  CPU per idle tenant       {result['cpu_ms_per_idle_tenant_minute']:>10} ms per minute "
           f"(process at {result['cpu_share_of_one_core']:.0%} of one core)")
     print(f"  memory per idle tenant    {result['rss_kb_per_idle_tenant']:>10} KB")
-    return {k: v for k, v in result.items() if k != "outcomes"}
 
 
 def run_postgres(args, folder: Path) -> dict:
@@ -302,12 +372,17 @@ def run_postgres(args, folder: Path) -> dict:
     finally:
         org_process.stdin.close()
         org_process.wait(timeout=60)
-    ratio = pg["three"]["jobs_per_s"] / pg["one"]["jobs_per_s"]
-    print(f"  1 worker                  {pg['one']['jobs_per_s']:>10} jobs/s")
-    print(f"  3 workers                 {pg['three']['jobs_per_s']:>10} jobs/s")
-    print(f"  ratio 3 : 1               {ratio:>10.2f}        target >= {TARGETS['ratio_3_to_1_workers']}")
-    return {"pg_1_worker_jobs_per_s": pg["one"]["jobs_per_s"], "pg_3_workers_jobs_per_s": pg["three"]["jobs_per_s"],
-            "ratio_3_to_1_workers": round(ratio, 2), "pg_api_calls_per_job": pg["one"]["api_calls_per_job"]}
+    one, three = pg[(1, "sync")]["jobs_per_s"], pg[(3, "sync")]["jobs_per_s"]
+    wait_one, wait_three = pg[(1, "wait")]["jobs_per_s"], pg[(3, "wait")]["jobs_per_s"]
+    print(f"  1 worker                  {one:>10} jobs/s")
+    print(f"  3 workers                 {three:>10} jobs/s")
+    print(f"  ratio 3 : 1               {three / one:>10.2f}        target >= {TARGETS['ratio_3_to_1_workers']}")
+    print(f"  control (4 x 100 ms waits, no connector): 1 worker {wait_one} jobs/s, 3 workers {wait_three} jobs/s, "
+          f"ratio {wait_three / wait_one:.2f}")
+    return {"pg_1_worker_jobs_per_s": one, "pg_3_workers_jobs_per_s": three, "ratio_3_to_1_workers": round(three / one, 2),
+            "pg_api_calls_per_job": pg[(1, "sync")]["api_calls_per_job"],
+            "pg_wait_1_worker_jobs_per_s": wait_one, "pg_wait_3_workers_jobs_per_s": wait_three,
+            "ratio_3_to_1_workers_wait_control": round(wait_three / wait_one, 2)}
 
 
 def main() -> None:
@@ -321,9 +396,13 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("TETHER_TEST_POSTGRES_URL"))
     parser.add_argument("--only", choices=("embedded", "postgres"), help="run one part only")
     parser.add_argument("--serve-org", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--run-worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_org is not None:
         serve_org(args.serve_org)
+        return
+    if args.run_worker is not None:
+        run_worker(args.run_worker)
         return
     folder = Path(tempfile.mkdtemp(prefix="tether-bench-jobs-"))
     figures: dict = {}

@@ -55,7 +55,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, jobs: bool) ->
 @click.option("--metrics-port", default=None, type=int, help="Serve Prometheus metrics on this port.")
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int, metrics_port: int | None) -> None:
-    """Run jobs: a procrastinate worker (start as many as you like), or the embedded engine without the web app."""
+    """Run jobs: a procrastinate worker, or more embedded worker threads beside `tether serve` (same database)."""
     from .serve import work
 
     work(_runtime(ctx), concurrency=concurrency, metrics_port=metrics_port)

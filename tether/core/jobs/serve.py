@@ -102,7 +102,13 @@ def serve(runtime: "Runtime", *, host: str, port: int, threads: int, jobs: bool 
 
 
 def work(runtime: "Runtime", *, concurrency: int, metrics_port: int | None = None) -> None:
-    """Run jobs in this process until stopped: procrastinate workers, or the embedded engine without the web app."""
+    """Run jobs in this process until stopped.
+
+    With procrastinate: a worker (any number, anywhere). With the embedded engine: worker
+    threads claiming from the same ``job_queue`` as ``tether serve``, for more CPU on the
+    same database; the scheduler stays in ``tether serve`` (APScheduler's job store has
+    exactly one owner).
+    """
     runtime.store.check_current()
     metrics.bind_store(runtime.store)
     if metrics_port:
@@ -127,8 +133,9 @@ def work(runtime: "Runtime", *, concurrency: int, metrics_port: int | None = Non
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    engine.start()
-    log.info("embedded job engine running (%d threads); stop with Ctrl-C", concurrency)
+    engine.start(schedule=False)
+    log.info("embedded job workers running (%d threads; schedules fire in `tether serve`); stop with Ctrl-C",
+             concurrency)
     try:
         stop.wait()
     finally:
