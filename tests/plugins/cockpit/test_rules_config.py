@@ -113,3 +113,18 @@ def test_run_the_rules_now_from_the_api_and_the_cli(make_cockpit, client, kit, t
     listed = CliRunner().invoke(cli, ["cockpit", "list", "acme"], obj=runtime, env={"COLUMNS": "200"})
     assert listed.exit_code == 0 and "Health turned red: Acme" in listed.output
     assert len(ctas(tenant)) == 1
+
+
+def test_the_docs_example_applies_and_its_rule_validates(make_cockpit, client):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "cockpit.md").read_text()
+    manifest_part, rule_part = (yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)[:2])
+    plugins = {entry["name"]: entry.get("config") or {} for entry in manifest_part["plugins"]}
+    make_cockpit(plugins=plugins)
+    admin = client("boss")
+    assert [r["name"] for r in admin.get("/cockpit/rules").get_json()] == ["Red health", "Quiet customers"]
+    assert admin.post("/cockpit/rules", rule_part[0]).status_code == 201
