@@ -184,3 +184,13 @@ def test_another_tenants_cta_is_not_found(world, make_cockpit, client):
     assert intruder.get(f"/cockpit/ctas/{cta['id']}").status_code == 404
     assert intruder.post(f"/cockpit/ctas/{cta['id']}/close", {}).status_code == 404
     assert intruder.get("/cockpit/ctas", owner="any").get_json()["items"] == []
+
+
+def test_other_plugins_open_ctas_owned_by_the_csm(world):
+    from tether.plugins.cockpit.service import open_ctas
+
+    tenant, ids = world
+    [cta_id] = open_ctas(tenant, [{"name": "Usage fell", "relationship_id": ids["analytics"], "type": "risk"}],
+                         plugin="usage")
+    [cta] = ctas(tenant)
+    assert (cta.id, cta.source, cta.created_by, cta.owner) == (cta_id, "plugin", "usage", "carol")

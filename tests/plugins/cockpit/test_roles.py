@@ -9,7 +9,7 @@ import pytest
 
 from tether.plugins.cockpit.api import routes
 
-from .conftest import ctas
+from .conftest import ctas, tasks_of
 
 ROLES = {"admin": "boss", "user": "ana", "viewer_analytics": "viewer"}
 WRITE_BODIES = {
@@ -85,4 +85,4 @@ def test_users_cannot_manage_rules_or_delete_ctas_admins_can(seeded, client):
     assert client("ana").delete(f"/cockpit/ctas/{cta['id']}").status_code == 403
     assert client("boss").post("/cockpit/rules", rule).status_code == 201
     assert client("boss").delete(f"/cockpit/ctas/{cta['id']}").status_code == 204
-    assert ctas(tenant) == []
+    assert ctas(tenant) == [] and tasks_of(tenant, cta["id"]) == []

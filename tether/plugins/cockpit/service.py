@@ -117,7 +117,9 @@ def create_cta(tenant: TenantContext, session: Session, settings: CockpitSetting
     now = utcnow()
     cta = Cta(company_id=company.id, relationship_id=relationship.id if relationship else None, name=data["name"],
               type=data["type"], reason=data.get("reason") or "", priority=data["priority"], status=data["status"],
-              is_closed=False, owner=data.get("owner") or created_by, due_date=data.get("due_date"), source=source,
+              is_closed=False, owner=data.get("owner") or (created_by if source == "manual" else
+                                                         (relationship.csm if relationship else None) or company.csm),
+              due_date=data.get("due_date"), source=source,
               playbook=playbook_name, created_by=created_by, created_at=now, updated_at=now)
     session.add(cta)
     session.flush()
