@@ -54,7 +54,7 @@ def test_apply_creates_the_tenant_with_plugins_types_and_users(tether_store, hos
     state = snapshot(tether_store)
     assert [(p[1], p[2]) for p in state["plugins"]] == [("checker", True), ("one", True)]
     # Admin types and plugin-contributed types alike.
-    assert state["types"] == [("Product", "admin", ""), ("one-type", "one", "from one")]
+    assert state["types"] == [("Product", "manifest", ""), ("one-type", "one", "from one")]
     assert state["users"] == [("ops@acme.example", "admin")]
     context = load_context(tether_store, host, "acme")
     assert sorted(context.enabled_plugins) == ["checker", "one"]
@@ -112,3 +112,12 @@ def test_enable_and_disable_one_plugin(tether_store, host):
     assert "one" not in load_context(tether_store, host, "acme").enabled_plugins
     assert set_plugin_enabled(tether_store, host, "acme", "two", True) is True
     assert "two" in load_context(tether_store, host, "acme").enabled_plugins
+
+
+def test_types_created_through_the_api_survive_a_manifest_apply(tether_store, host):
+    apply(tether_store, host, manifest_data())
+    with tether_store.tenant_transaction("acme") as session:
+        session.add(RelationshipType(name="Project", description="made in the API", source="admin"))
+    result = apply(tether_store, host, manifest_data(relationship_types=[]))
+    assert "removed relationship type 'Product'" in result.changes
+    assert ("Project", "admin", "made in the API") in snapshot(tether_store)["types"]

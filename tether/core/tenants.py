@@ -110,8 +110,8 @@ def _apply_relationship_types(session, manifest: TenantManifest, contributed: li
     for spec in contributed:
         wanted[spec.name.lower()] = (spec.plugin or "plugin", {"name": spec.name, "description": spec.description,
                                               "fields": [dataclasses.asdict(f) | {"choices": list(f.choices)} for f in spec.fields]})
-    for admin_type in manifest.relationship_types:  # admins win over plugins on a name clash
-        wanted[admin_type["name"].lower()] = ("admin", admin_type)
+    for admin_type in manifest.relationship_types:  # the manifest wins over plugins on a name clash
+        wanted[admin_type["name"].lower()] = ("manifest", admin_type)
     for key, (source, spec) in wanted.items():
         row = existing.get(key)
         if row is None:
@@ -122,8 +122,8 @@ def _apply_relationship_types(session, manifest: TenantManifest, contributed: li
             changes.append(f"updated relationship type {spec['name']!r}")
     errors: dict[str, list[str]] = {}
     for key, row in existing.items():
-        if key in wanted:
-            continue
+        if key in wanted or row.source == "admin":
+            continue  # types admins created through the API are theirs to remove, not the manifest's
         in_use = session.scalar(select(func.count()).select_from(Relationship).where(Relationship.type_id == row.id))
         if in_use:
             errors.setdefault("relationship_types", []).append(
