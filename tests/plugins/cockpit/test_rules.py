@@ -95,6 +95,9 @@ def test_health_drop_by_points_on_relationships(world, make_cockpit, kit):
     [cta] = ctas(tenant)
     assert (cta.relationship_id, cta.company_id, cta.owner) == (ids["analytics"], ids["Acme"], "carol")
     assert cta.name == "Health dropped: Analytics (Acme)" and "fell 20 points (from 80 to 60)" in cta.reason
+    assert run_rules(tenant)["opened"] == 0
+    kit.set_health("relationship", ids["analytics"], 40, "Red", previous=60)  # fell again while one is open
+    assert run_rules(tenant)["opened"] == 0 and len(ctas(tenant)) == 1
 
 
 def test_no_activity_for_n_days_uses_the_timeline(make_cockpit, tether_clock):
@@ -114,6 +117,7 @@ def test_no_activity_for_n_days_uses_the_timeline(make_cockpit, tether_clock):
     assert set(found) == {ids["Quiet"], ids["Silent"]}
     assert "no activity for 45 days" in found[ids["Quiet"]]
     assert "no activity logged in the 30 days since it was added" in found[ids["Silent"]]
+    assert run_rules(tenant)["opened"] == 0
 
 
 def test_renewal_risk_flags_open_one_cta_per_renewal_with_it_linked(world, make_cockpit):
@@ -150,12 +154,14 @@ def test_low_likelihood_reads_the_risk_model_scores(world, make_cockpit):
     run_rules(tenant)
     [cta] = ctas(tenant)
     assert cta.occurrence_key == f"opportunity:{ids['renewal']}" and "25% (below 40%)" in cta.reason
+    assert run_rules(tenant)["opened"] == 0
 
 
 def test_renewal_due_without_a_forecast_call_until_one_is_made(world, make_cockpit):
     tenant, ids = world
     tenant = make_cockpit({"rules": [rule("Call it", "renewal_due_without_call", {"days": 60})]})
     assert report_of(run_rules(tenant), "Call it")["opened"] == 1
+    assert report_of(run_rules(tenant), "Call it")["opened"] == 0
     with tenant.transaction() as session:
         session.add(ForecastCall(opportunity_id=ids["renewal"], category="commit", called_by="ana"))
     assert report_of(run_rules(tenant), "Call it")["ended"] == 1
