@@ -194,3 +194,22 @@ def test_other_plugins_open_ctas_owned_by_the_csm(world):
                          plugin="usage")
     [cta] = ctas(tenant)
     assert (cta.id, cta.source, cta.created_by, cta.owner) == (cta_id, "plugin", "usage", "carol")
+
+
+def test_the_list_answers_exactly_what_its_schema_documents(world, make_cockpit, client, kit):
+    import json
+
+    from tether.plugins.cockpit.config import settings_of
+    from tether.plugins.cockpit.listing import list_ctas
+    from tether.plugins.cockpit.schemas import CtaPageSchema
+
+    tenant, ids = world
+    tenant = make_cockpit({"list_fields": ["company.arr", "company.health", "relationship.attributes.seats"]})
+    kit.set_health("company", ids["Acme"], 61.5, "Yellow")
+    api = client("ana")
+    open_cta(api, relationship_id=ids["analytics"], due_date=day(3))
+    open_cta(api, company_id=ids["Globex"])
+    query = {"owner": "me", "status": ["open"], "limit": 1, "sort": "due_date"}
+    documented = json.loads(json.dumps(CtaPageSchema().dump(list_ctas(tenant, settings_of(tenant), query,
+                                                                      username="ana")), default=str))
+    assert api.get("/cockpit/ctas", limit=1).get_json() == documented
