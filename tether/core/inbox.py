@@ -160,12 +160,15 @@ class GroupCommit:
                 self._write(tenant_id, group)
 
     def _write(self, tenant_id: str, group: list[_Waiting]) -> None:
+        by_connector: dict[str, list[_Waiting]] = {}
+        for waiting in group:
+            by_connector.setdefault(waiting.connector, []).append(waiting)
         try:
+            new: set[str] = set()
             with self.store.write_transaction(tenant_id) as session:
-                outcomes = []
-                for waiting in group:
-                    outcomes.append(store_notifications(session, tenant_id, waiting.connector,
-                                                        waiting.notifications))
+                for connector, members in by_connector.items():  # one statement for all of them
+                    new.update(store_notifications(session, tenant_id, connector,
+                                                   [n for waiting in members for n in waiting.notifications]))
         except BaseException as exc:  # every waiting request learns the write failed
             for waiting in group:
                 waiting.error = exc
@@ -173,6 +176,6 @@ class GroupCommit:
             if not isinstance(exc, Exception):
                 raise
             return
-        for waiting, new_ids in zip(group, outcomes):
-            waiting.new_ids = new_ids
+        for waiting in group:
+            waiting.new_ids = [n["notification_id"] for n in waiting.notifications if n["notification_id"] in new]
             waiting.done.set()
