@@ -248,3 +248,20 @@ def test_the_database_refuses_a_second_open_cta_for_one_occurrence(world):
     add()
     with pytest.raises(IntegrityError):
         add()
+
+
+def test_a_stale_forecast_call_flags_a_renewal_until_a_fresh_call(world, make_cockpit, tether_clock):
+    tenant, ids = world
+    tenant = make_cockpit({"rules": [rule("Stale", "renewal_risk_flags", {"flags": ["stale_forecast"]})]})
+    now = tether_clock.now()
+    with tenant.transaction() as session:
+        session.add(ForecastCall(opportunity_id=ids["renewal"], category="commit", called_by="ana",
+                                 called_at=now - dt.timedelta(days=45)))
+    run_rules(tenant)
+    [cta] = ctas(tenant)
+    assert cta.occurrence_key == f"opportunity:{ids['renewal']}" and "no recent forecast call" in cta.reason
+    with tenant.transaction() as session:
+        for call in session.scalars(select(ForecastCall)):
+            call.is_current = False
+        session.add(ForecastCall(opportunity_id=ids["renewal"], category="commit", called_by="ana", called_at=now))
+    assert report_of(run_rules(tenant), "Stale")["ended"] == 1
