@@ -255,7 +255,7 @@ class OutboxEntry(TenantScoped, Base):
     operation: Mapped[str] = mapped_column(String(20), default="upsert")  # upsert | delete
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # pending → pushed | failed | superseded
+    # pending → pushed | failed | superseded | skipped (no value differs) | cancelled (deleted before pushed)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
