@@ -136,15 +136,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_cockpit_tasks_cta', ['tenant_id', 'cta_id', 'position'], unique=False)
         batch_op.create_index('ix_cockpit_tasks_owner', ['tenant_id', 'owner', 'status', 'due_date'], unique=False)
 
-    with op.batch_alter_table('health_scores', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('fingerprint', sa.BigInteger(), nullable=True))
-
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('health_scores', schema=None) as batch_op:
-        batch_op.drop_column('fingerprint')
-
     with op.batch_alter_table('cockpit_tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_cockpit_tasks_owner')
         batch_op.drop_index('ix_cockpit_tasks_cta')
