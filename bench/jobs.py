@@ -105,6 +105,13 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of another process (the extra workers count toward the CPU per tenant)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -147,8 +154,13 @@ def run_worker(concurrency: int) -> None:
     work(Runtime(host=bench_host()), concurrency=concurrency)
 
 
-def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dict | None, folder: Path) -> dict:
-    """With ``org``: each tenant syncs Opportunities every minute; without: a no-op job every minute."""
+def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dict | None, folder: Path,
+             extra_workers: int = 0) -> dict:
+    """With ``org``: each tenant syncs Opportunities every minute; without: a no-op job every minute.
+
+    ``extra_workers`` ``tether worker`` processes (embedded: worker threads only) run beside
+    the bench's own engine, claiming from the same queue.
+    """
     from sqlalchemy import func, select
 
     from tether.core.jobs.embedded import EmbeddedEngine
@@ -176,11 +188,19 @@ def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dic
         seconds = make_tenants(store, host, ids, {"benchjobs": {"scheduled": True}}, [])
     print(f"  {tenants} tenants created in {seconds:.1f}s; warming up {warmup:.0f}s (first syncs are initial loads)")
     engine.refresh_schedules()
-    time.sleep(warmup)
-    window_start, cpu_start = utcnow(), cpu_seconds()
-    time.sleep(minutes * 60)
-    window_end, cpu_end, rss_after = utcnow(), cpu_seconds(), rss_kb()
-    engine.stop()
+    env = {**os.environ, "TETHER_DATABASE_URL": url, "TETHER_JOB_ENGINE": "embedded", "TETHER_HOME": str(folder),
+           "TETHER_LOG_LEVEL": "WARNING"}
+    helpers = [subprocess.Popen([sys.executable, __file__, "--run-worker", str(threads)], env=env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL) for _ in range(extra_workers)]
+    try:
+        time.sleep(warmup)
+        window_start, cpu_start = utcnow(), cpu_seconds() + sum(process_cpu_seconds(h.pid) for h in helpers)
+        time.sleep(minutes * 60)
+        window_end, rss_after = utcnow(), rss_kb()
+        cpu_end = cpu_seconds() + sum(process_cpu_seconds(h.pid) for h in helpers)
+    finally:
+        stop_workers(helpers)
+        engine.stop()
     with store.admin_session() as session:
         rows = session.execute(select(QueuedJob.scheduled_for, QueuedJob.started_at).where(
             QueuedJob.origin == "schedule", QueuedJob.scheduled_for >= window_start,
@@ -197,7 +217,8 @@ def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dic
     expected = tenants * minutes
     window_minutes = (window_end - window_start).total_seconds() / 60
     return {
-        "tenants": tenants, "runs": len(delays), "runs_expected": round(expected), "not_started": deduplicated_or_late,
+        "tenants": tenants, "extra_workers": extra_workers, "runs": len(delays), "runs_expected": round(expected),
+        "not_started": deduplicated_or_late,
         "outcomes": outcomes,
         "p50_start_delay_ms": round(percentile(delays, 0.50), 1) if delays else None,
         "p99_start_delay_ms": round(percentile(delays, 0.99), 1) if delays else None,
@@ -334,10 +355,11 @@ def postgres(server_url: str, jobs: int, concurrency: int, org: dict, folder: Pa
 
 
 def run_embedded(args, folder: Path) -> dict:
-    print(f"1. embedded engine: {args.tenants} tenants, sync every minute, {args.threads} threads")
+    print(f"1. embedded engine: {args.tenants} tenants, sync every minute, {args.threads} threads"
+          + (f", plus {args.extra_workers} `tether worker` process(es)" if args.extra_workers else ""))
     org_process, org = start_org(0.0)
     try:
-        result = embedded(args.tenants, args.minutes, args.warmup, args.threads, org, folder)
+        result = embedded(args.tenants, args.minutes, args.warmup, args.threads, org, folder, args.extra_workers)
     finally:
         org_process.stdin.close()
         org_process.wait(timeout=60)
@@ -391,6 +413,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2, help="measured minutes after the warm-up")
     parser.add_argument("--warmup", type=float, default=75, help="seconds before measuring")
     parser.add_argument("--threads", type=int, default=8, help="embedded worker threads")
+    parser.add_argument("--extra-workers", type=int, default=0,
+                        help="embedded: `tether worker` processes beside the engine for the sync run")
     parser.add_argument("--pg-jobs", type=int, default=240, help="sync jobs per PostgreSQL round")
     parser.add_argument("--concurrency", type=int, default=4, help="jobs at once per `tether worker`")
     parser.add_argument("--postgres-url", default=os.environ.get("TETHER_TEST_POSTGRES_URL"))
