@@ -52,6 +52,80 @@ class ObjectMapping:
         return None
 
 
+# -- plugin-owned entities ---------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncedRecord:
+    """One source record of a page, mapped to a plugin entity's fields.
+
+    ``values`` holds the mapped tether fields after the inbound transforms, plus the raw
+    source record under ``"_source"``. ``local_id`` is set when the record is one tether
+    itself wrote to the source (an activity pushed as a Salesforce Task coming back):
+    it is that local row, and ``values`` then holds only the fields the source changed
+    since tether last pushed them (nothing is passed for a pure echo).
+    """
+
+    external_id: str
+    modstamp: dt.datetime | None
+    deleted: bool = False
+    values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    local_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EntityPage:
+    """A page of one plugin entity from one connector object, for :attr:`EntityApplierSpec.apply`."""
+
+    connector: str
+    object_name: str
+    records: Sequence[SyncedRecord]
+    # A full reload rewrites versions whose stamp equals the stored one; otherwise only
+    # strictly newer versions change anything.
+    full_reload: bool = False
+
+
+@dataclasses.dataclass
+class EntityApplied:
+    """What applying an :class:`EntityPage` did: local ids created, updated and deleted,
+    how many records changed nothing, and warnings for the run (each naming the records)."""
+
+    created: list[int] = dataclasses.field(default_factory=list)
+    updated: list[int] = dataclasses.field(default_factory=list)
+    deleted: list[int] = dataclasses.field(default_factory=list)
+    unchanged: int = 0
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class EntityApplierSpec:
+    """A plugin-owned entity the sync engine can apply pages of (e.g. Timeline's ``activity``).
+
+    ``apply(tenant, session, page)`` writes one page in the engine's transaction
+    (``session``, a tenant session: add or update rows, never commit) and returns an
+    :class:`EntityApplied`. The engine commits the page with its cursor and then calls
+    ``tether_records_changed`` with ``entity``. The rules core entities follow apply:
+    upsert by (connector, external id), a version older than the stored one changes
+    nothing, deletions (``SyncedRecord.deleted``) and undeletions.
+
+    ``fields`` are the tether fields a mapping may target, each with what it means
+    (``{"subject": "the activity's subject", ...}``); mappings naming others are refused.
+    ``model`` is the ORM table the entity is stored in, when it has the core's external
+    record columns (``external_source``, ``external_id``, ``source_modstamp``,
+    ``is_deleted``, ``updated_at``): the webhook inbox then tells stale notifications from
+    new ones, and the nightly reconcile finds records deleted at the source.
+    Plugin entities are applied after the core's (companies, relationships, opportunities),
+    so references to those resolve.
+    """
+
+    entity: str
+    apply: Callable[[Any, Any, EntityPage], EntityApplied]
+    fields: Mapping[str, str]
+    model: Any = None
+    plugin: str = ""
+    description: str = ""
+
+
 # -- relationships ---------------------------------------------------------------------
 
 

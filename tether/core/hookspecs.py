@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         ChangeSet,
         CtaCondition,
         Direction,
+        EntityApplierSpec,
         HealthMeasure,
         JobSpec,
         ObjectMapping,
@@ -75,6 +76,24 @@ def tether_object_mappings(tenant: TenantContext, connector: str) -> list[Object
     :param tenant: the tenant being synced.
     :param connector: the connector name, e.g. ``"salesforce"``.
     :return: a list of :class:`~tether.core.contracts.ObjectMapping`, merged across plugins.
+    """
+
+
+@hookspec
+def tether_entity_appliers(tenant: TenantContext) -> list[EntityApplierSpec]:
+    """Entities this plugin owns that the sync engine can apply pages of.
+
+    Called once when a sync or the webhook inbox plans a run (and when the tenant's
+    mappings are resolved), never per page. An object mapped to such an entity is synced
+    inbound like a core entity: pages read from the cursor, each page applied by the
+    spec's ``apply`` and committed with its cursor in one transaction,
+    ``tether_records_changed`` after the commit. A plugin's default mapping of an entity
+    no enabled plugin applies is synced outbound only.
+
+    :param tenant: the tenant being synced.
+    :return: a list of :class:`~tether.core.contracts.EntityApplierSpec`, merged; an
+        entity may be applied by one plugin only, and never a core entity (``company``,
+        ``relationship``, ``opportunity``).
     """
 
 

@@ -111,8 +111,13 @@ def test_parent_in_a_later_page_of_the_same_run(memory_tenant):
 
 def test_hooks_are_called_once_per_page(memory_tenant, memory_plugin):
     tenant, source = memory_tenant()
+    source.put("Org", "o1", Name="Acme")
+    source.tick()
     for index in range(10):
-        source.put("Deal", f"d{index}", Name=f"Deal {index}", Amount="1", Close="2025-01-01", Stage="Prospecting")
+        source.put("Deal", f"d{index}", Name=f"Deal {index}", OrgId="o1", Amount="1", Close="2025-01-01",
+                   Stage="Prospecting")
+    sync_object(tenant, "memory", "Org")
+    memory_plugin.calls.clear()
     sync_object(tenant, "memory", "Deal", options=SyncOptions(page_size=4))
     assert memory_plugin.count("transform") == 3
     assert memory_plugin.count("booking") == 3
@@ -146,13 +151,17 @@ def test_relationships_are_assigned_and_created_once(memory_tenant):
     assert opportunities["d4"].relationship_id is None
 
 
-def test_unknown_relationship_type_fails_the_run_naming_it(memory_tenant):
+def test_unknown_relationship_type_is_a_run_warning_naming_it(memory_tenant):
     tenant, source = memory_tenant()
     source.put("Org", "o1", Name="Acme")
     source.put("Deal", "d1", Name="A", OrgId="o1", Amount="1", Close="2025-01-01", Stage="Prospecting", Line="Analytics")
     org, deal = sync_tenant(tenant)
-    assert org.status == "success" and deal.status == "failed"
-    assert "relationship type 'Product' does not exist" in deal.error
+    assert org.status == "success" and deal.status == "success" and deal.records_applied == 1
+    with tenant.session() as session:
+        run = session.get(JobRun, deal.run_id)
+    [warning] = run.details["warnings"]
+    assert "relationship type 'Product' does not exist" in warning and "'A'" in warning
+    assert _opportunities(tenant)["d1"].relationship_id is None
 
 
 def test_sync_writes_are_never_captured_in_the_outbox(memory_tenant):

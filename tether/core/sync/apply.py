@@ -64,6 +64,9 @@ class Outcome:
     updated: list[int] = dataclasses.field(default_factory=list)
     deleted: list[int] = dataclasses.field(default_factory=list)
     unchanged: int = 0
+    # Records applied with something left out (a refused parent, an unknown relationship
+    # type), each naming the records; kept on the run.
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def applied(self) -> int:
@@ -92,9 +95,12 @@ class EntityApplier:
     entity: str = ""
 
     def __init__(self, session_dialect: str, tenant_id: str, source: str, targets: Iterable[str], *,
-                 full_reload: bool = False) -> None:
+                 full_reload: bool = False, tenant: Any = None) -> None:
         self.dialect = session_dialect
         self.tenant_id = tenant_id
+        # The TenantContext, for the domain rules an entity applies (relationship rules and
+        # their hook); None in callers that only read the class's model.
+        self.tenant = tenant
         self.source = source
         self.full_reload = full_reload
         self.table: Table = self.model.__table__
@@ -115,6 +121,8 @@ class EntityApplier:
         # Only columns with a default or that are required need a look when a value is None.
         self._checked = _tuple_getter([c for c in self.columns if c in self._defaults or c in self._required])
         self.writer: UpsertWriter | None = None
+        # What the entity's rules refused while applying the current page (see Outcome.warnings).
+        self.warnings: list[str] = []
         self._written = 0
         self._analyze_at = ANALYZE_FIRST_AT
 
@@ -188,6 +196,8 @@ class EntityApplier:
             self.after_upsert(session, upserts, ids, created=created)
         if deletes:
             outcome.deleted.extend(self._delete_rows(session, deletes))
+        outcome.warnings.extend(self.warnings)
+        self.warnings.clear()
         return outcome
 
     def _keep_statistics(self, session: Session, written: int) -> None:

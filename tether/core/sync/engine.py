@@ -9,7 +9,9 @@ once) one run:
    a full reload (``full=True``);
 4. applies each page and stores the page's cursor **in the same transaction**, so a run
    killed at any point re-reads at most the page it was on;
-5. tells plugins after each commit (``tether_records_changed``);
+5. tells plugins after each commit (``tether_records_changed``); what the domain's rules
+   refused (a parent link making a cycle, an unknown relationship type) is recorded on
+   the run as warnings, never failing it;
 6. checks the quota guard before the next page; retries transient errors with
    backoff, resuming from the last committed cursor;
 7. finishes the run as ``success``, ``throttled`` (quota) or ``failed`` (with the
@@ -47,6 +49,8 @@ T = TypeVar("T")
 
 MODES = ("initial", "incremental", "full")
 PREFETCH_DEPTH = 2
+# Warnings kept in a run's details (``warning_count`` counts them all).
+MAX_RUN_WARNINGS = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,7 +263,8 @@ class ObjectSync:
         self._account_calls()
         self.guard.check(self.connector.api_usage(), connector=self.name)
         self._report()
-        applier = plan.applier_class(tenant.store.dialect, tenant.id, self.name, plan.targets, full_reload=reloading)
+        applier = plan.applier_class(tenant.store.dialect, tenant.id, self.name, plan.targets, full_reload=reloading,
+                                     tenant=tenant)
         failures = 0
         pages = 0
         while True:
@@ -310,6 +315,8 @@ class ObjectSync:
             counters.records_applied += len(outcome.created) + len(outcome.updated)
             counters.records_deleted += len(outcome.deleted)
             counters.records_unchanged += outcome.unchanged + len(incoming.echoes) + len(incoming.kept_deleted)
+            if outcome.warnings:
+                self._warn(outcome.warnings)
             self._account_calls(page.api_calls)
             save_cursor(session, self.name, self.object_name, value=new_position, state=state)
             record_progress(session, tenant.id, run_id, counters, {**self.details, "cursor": new_position})
@@ -334,6 +341,15 @@ class ObjectSync:
     def _note_retry(self, exc: TransientConnectorError) -> None:
         self.details["retries"] += 1
         self.details["last_retry"] = exc.one_line()
+
+    def _warn(self, warnings: Sequence[str]) -> None:
+        """Keep what the domain's rules refused on the run (the first ones, and a count)."""
+        kept = self.details.setdefault("warnings", [])
+        self.details["warning_count"] = self.details.get("warning_count", 0) + len(warnings)
+        for warning in warnings:
+            log.warning("sync %s %s %s: %s", self.tenant.id, self.name, self.object_name, warning)
+            if len(kept) < MAX_RUN_WARNINGS:
+                kept.append(warning)
 
     def _notify(self, changes: ChangeSet) -> None:
         # The page is committed: a failing plugin is reported on the run, not allowed to undo it.

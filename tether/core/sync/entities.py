@@ -1,23 +1,33 @@
 """The entities an inbound sync writes, and how each links to the others.
 
 Companies resolve ``parent_external_id`` → ``parent_id`` and, when they land, link the
-children and opportunities that arrived before them; opportunities resolve
-``account_external_id`` → ``company_id`` and join (or create) the relationship
-``tether_assign_relationships`` names. Everything is set-based, per page.
+children and opportunities that arrived before them; every parent link a page sets is
+checked against the hierarchy rules (at most five levels, no cycles) and a link that
+breaks them is cut and reported (:mod:`.domain_rules`). Opportunities resolve
+``account_external_id`` → ``company_id`` and join (or create) the relationship the
+admin's relationship rules, then ``tether_assign_relationships``, decide; one nothing
+decides keeps the relationship it had. Everything is set-based, per page.
+
+Entities plugins own (``tether_entity_appliers``) are applied through
+:mod:`.plugin_entities`; :func:`applier_for` finds either kind.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..contracts import ObjectMapping
 from ..errors import DomainError
-from ..store.models import Company, Opportunity, Relationship, RelationshipType
-from ..store.types import utcnow
+from ..store.models import Company, Opportunity
 from .apply import EntityApplier, Row, chunks
+from .domain_rules import assign_relationship_ids, refuse_bad_parents, rule_record
+from .plugin_entities import PluginEntityApplier, applier_class, entity_appliers
+
+if TYPE_CHECKING:
+    from ..plugins import TenantContext
 
 
 class CompanyApplier(EntityApplier):
@@ -39,6 +49,8 @@ class CompanyApplier(EntityApplier):
         table = self.table
         connection = session.connection()
         if "parent_external_id" in self.columns:
+            # Every company whose parent link this page sets, for the hierarchy rules.
+            linked = {ids[r.external_id] for r in rows if r.external_id in ids and r.values.get("parent_id")}
             # Rows of this page whose parent is in this page too, or whose parent is new.
             late = [{"row_id": ids[r.external_id], "parent": ids[r.values["parent_external_id"]]}
                     for r in rows if r.external_id in ids and r.values.get("parent_id") is None
@@ -46,15 +58,16 @@ class CompanyApplier(EntityApplier):
             if late:
                 connection.execute(update(table).where(table.c.id == bindparam("row_id"))
                                    .values(parent_id=bindparam("parent")), late)
+                linked.update(link["row_id"] for link in late)
             # Children that arrived before these (new) parents: find them first, in bulk, so
             # an initial load does not run one UPDATE per company for nothing.
-            waiting_for = self._waiting(session, table, table.c.parent_external_id, table.c.parent_id, created, ids)
-            if waiting_for:
-                connection.execute(
-                    update(table).where(table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
-                                        table.c.parent_external_id == bindparam("ext"), table.c.parent_id.is_(None))
-                    .values(parent_id=bindparam("parent")),
-                    [{"ext": e, "parent": ids[e]} for e in waiting_for])
+            children = self._waiting_children(session, created, ids)
+            if children:
+                connection.execute(update(table).where(table.c.id == bindparam("row_id"))
+                                   .values(parent_id=bindparam("parent")),
+                                   [{"row_id": child, "parent": parent} for child, parent in children])
+                linked.update(child for child, _ in children)
+            self.warnings.extend(refuse_bad_parents(session, self.tenant_id, linked))
         # Opportunities that arrived before their (new) account.
         opportunities = Opportunity.__table__
         waiting_for = self._waiting(session, opportunities, opportunities.c.account_external_id,
@@ -65,6 +78,18 @@ class CompanyApplier(EntityApplier):
                     opportunities.c.tenant_id == self.tenant_id, opportunities.c.external_source == self.source,
                     opportunities.c.account_external_id == bindparam("ext"), opportunities.c.company_id.is_(None))
                 .values(company_id=bindparam("company")), [{"ext": e, "company": ids[e]} for e in waiting_for])
+
+    def _waiting_children(self, session: Session, created: set[str], ids: dict[str, int]) -> list[tuple[int, int]]:
+        """(child id, parent id) of unlinked companies whose parent is among ``created``."""
+        table = self.table
+        wanted = sorted(e for e in created if e in ids)
+        found: list[tuple[int, int]] = []
+        for chunk in chunks(wanted):
+            found += [(child, ids[parent]) for child, parent in session.execute(
+                select(table.c.id, table.c.parent_external_id).where(
+                    table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
+                    table.c.parent_id.is_(None), table.c.parent_external_id.in_(chunk)))]
+        return found
 
     def _waiting(self, session: Session, table: Table, reference, link, created: set[str],
                  ids: dict[str, int]) -> list[str]:
@@ -95,56 +120,42 @@ class OpportunityApplier(EntityApplier):
         self._resolve_relationships(session, rows)
 
     def _resolve_relationships(self, session: Session, rows: Sequence[Row]) -> None:
-        assigned = [r for r in rows if r.relationship is not None and r.values.get("company_id")]
-        for row in rows:
-            row.values["relationship_id"] = None
-        if not assigned:
-            return
-        types = dict(session.execute(select(RelationshipType.__table__.c.name, RelationshipType.__table__.c.id).where(
-            RelationshipType.__table__.c.tenant_id == self.tenant_id)).all())
-        by_lower = {name.lower(): type_id for name, type_id in types.items()}
-        wanted: dict[tuple[int, int, str], dict[str, Any]] = {}
-        for row in assigned:
-            type_id = by_lower.get(row.relationship.type_name.lower())
-            if type_id is None:
-                raise DomainError(
-                    f"opportunity {row.external_id}: relationship type {row.relationship.type_name!r} does not exist",
-                    field="relationship_type",
-                    hint="declare it in the tenant manifest's relationship_types, or fix the relationship rule")
-            wanted.setdefault((row.values["company_id"], type_id, row.relationship.name), dict(row.relationship.attributes))
-        table = Relationship.__table__
-        found: dict[tuple[int, int, str], int] = {}
-        keys = list(wanted)
-        for chunk in chunks(sorted({k[0] for k in keys})):
-            for rel_id, company_id, type_id, name in session.execute(
-                    select(table.c.id, table.c.company_id, table.c.type_id, table.c.name).where(
-                        table.c.tenant_id == self.tenant_id, table.c.company_id.in_(chunk))):
-                found[(company_id, type_id, name)] = rel_id
-        missing = [k for k in keys if k not in found]
-        if missing:
-            now = utcnow()
-            result = session.execute(self._insert_relationships(), [
-                {"tenant_id": self.tenant_id, "company_id": c, "type_id": t, "name": n, "attributes": wanted[(c, t, n)],
-                 "is_deleted": False, "created_at": now, "updated_at": now} for c, t, n in missing])
-            for rel_id, company_id, type_id, name in result:
-                found[(company_id, type_id, name)] = rel_id
-        for row in assigned:
-            type_id = by_lower[row.relationship.type_name.lower()]
-            row.values["relationship_id"] = found.get((row.values["company_id"], type_id, row.relationship.name))
+        """Admin rules, then plugins, decide; a record nothing decides keeps its relationship."""
+        if self.tenant is None:
+            raise ValueError("the opportunity applier needs the tenant (relationship rules and hooks)")
+        records = [rule_record(row.values) for row in rows]
+        ids, warnings = assign_relationship_ids(self.tenant, session, self.entity, records)
+        self.warnings.extend(warnings)
+        undecided = [row.external_id for row, rel_id in zip(rows, ids) if rel_id is None]
+        kept = self._stored_relationships(session, undecided) if undecided else {}
+        for row, rel_id in zip(rows, ids):
+            row.values["relationship_id"] = rel_id if rel_id is not None else kept.get(row.external_id)
 
-    def _insert_relationships(self):
-        table = Relationship.__table__
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table).returning(
-            table.c.id, table.c.company_id, table.c.type_id, table.c.name)
+    def _stored_relationships(self, session: Session, external_ids: list[str]) -> dict[str, int]:
+        table = self.table
+        found: dict[str, int] = {}
+        for chunk in chunks(external_ids):
+            found.update(session.execute(select(table.c.external_id, table.c.relationship_id).where(
+                table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
+                table.c.external_id.in_(chunk), table.c.relationship_id.is_not(None))).all())
+        return found
 
 
 APPLIERS: dict[str, type[EntityApplier]] = {"company": CompanyApplier, "opportunity": OpportunityApplier}
 
 
-def applier_for(entity: str) -> type[EntityApplier]:
-    try:
+def applier_for(entity: str, *, tenant: "TenantContext | None" = None, mapping: ObjectMapping | None = None
+                ) -> type[EntityApplier] | type[PluginEntityApplier]:
+    """The applier of a core entity, or of an entity one of ``tenant``'s plugins owns."""
+    if entity in APPLIERS:
         return APPLIERS[entity]
-    except KeyError:
-        raise DomainError(
-            f"entity {entity!r} cannot be synced inbound: tether applies only {', '.join(sorted(APPLIERS))}",
-            field="entity", hint="map the object outbound only, or to one of those entities") from None
+    plugins = entity_appliers(tenant) if tenant is not None else {}
+    spec = plugins.get(entity)
+    if spec is not None and mapping is not None:
+        return applier_class(spec, mapping)
+    offered = sorted(APPLIERS) + sorted(plugins)
+    raise DomainError(
+        f"entity {entity!r} cannot be synced inbound: no enabled plugin applies it "
+        f"(entities applied for this tenant: {', '.join(offered)})",
+        field="entity", hint="enable the plugin that owns it (e.g. timeline for 'activity'), "
+                             "or map the object outbound only")

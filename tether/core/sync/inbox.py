@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PRIMARY_KEY = "Id"
 DEFAULT_STAMP_FIELD = "SystemModstamp"
 BATCH_SIZE = 2000
+MAX_WARNINGS = 50
 
 
 @dataclasses.dataclass
@@ -64,6 +65,8 @@ class InboxResult:
     failed: int = 0
     fetched: int = 0  # records read by id at the source
     api_calls: int = 0
+    # What the domain's rules refused while applying (a parent making a cycle...).
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -71,8 +74,11 @@ class InboxResult:
 
     @property
     def details(self) -> dict[str, Any]:
-        return {"inbox_stale": self.stale, "inbox_echoes": self.echoes, "inbox_ignored": self.ignored,
-                "inbox_failed": self.failed, "inbox_fetched": self.fetched}
+        details = {"inbox_stale": self.stale, "inbox_echoes": self.echoes, "inbox_ignored": self.ignored,
+                   "inbox_failed": self.failed, "inbox_fetched": self.fetched}
+        if self.warnings:
+            details["warnings"] = list(self.warnings)
+        return details
 
 
 class _Stop(Exception):
@@ -165,7 +171,8 @@ class _Processor:
     def _apply(self, connector: str, mapping: ObjectMapping, messages: list[InboxMessage]) -> None:
         plan = self._plan(connector, mapping, messages[0].payload or {})
         pk, stamp_field = plan.schema.primary_key, plan.schema.cursor_field or DEFAULT_STAMP_FIELD
-        applier = plan.applier_class(self.tenant.store.dialect, self.tenant.id, connector, plan.targets)
+        applier = plan.applier_class(self.tenant.store.dialect, self.tenant.id, connector, plan.targets,
+                                     tenant=self.tenant)
         model = applier.model
         ids = list(dict.fromkeys(m.record_external_id or "" for m in messages))
         with self.tenant.session() as session:
@@ -224,6 +231,10 @@ class _Processor:
                     status, note = "applied", None
                 statuses.append((message, status, note))
             self._finish_in(session, statuses)
+        for warning in outcome.warnings:
+            log.warning("inbox %s %s %s: %s", self.tenant.id, connector, mapping.object_name, warning)
+            if len(self.result.warnings) < MAX_WARNINGS:
+                self.result.warnings.append(warning)
         self.result.records_applied += len(outcome.created) + len(outcome.updated)
         self.result.records_deleted += len(outcome.deleted)
         for _, status, _ in statuses:
@@ -311,6 +322,8 @@ class _Processor:
 
     @staticmethod
     def _stored_stamps(session, model: Any, connector: str, external_ids: list[str]) -> dict[str, dt.datetime | None]:
+        if model is None:
+            return {}  # a plugin entity stored elsewhere: every notification is read and applied
         table = model.__table__
         tenant_id = session.info.get("tenant_id")
         found: dict[str, dt.datetime | None] = {}

@@ -9,6 +9,7 @@ object no plugin maps adds a whole new object mapping.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
@@ -17,6 +18,8 @@ from ..contracts import FieldMapping, ObjectMapping
 if TYPE_CHECKING:
     from ..connectors import ConnectorSpec
     from ..plugins import TenantContext
+
+log = logging.getLogger(__name__)
 
 INBOUND = ("both", "inbound")
 OUTBOUND = ("both", "outbound")
@@ -53,13 +56,42 @@ def connector_specs(tenant: "TenantContext") -> dict[str, "ConnectorSpec"]:
 
 
 def resolve_mappings(tenant: "TenantContext") -> TenantMappings:
-    """Plugin defaults merged with the tenant manifest's overrides."""
+    """Plugin defaults merged with the tenant manifest's overrides.
+
+    A plugin's default mapping of an entity nothing applies for this tenant (a Salesforce
+    Task → ``activity`` without the Timeline plugin) is kept outbound only, so it is
+    neither polled nor scheduled; a manifest mapping is taken as written.
+    """
     specs = connector_specs(tenant)
     defaults: list[ObjectMapping] = []
     for name in specs:
         for offered in tenant.hooks.tether_object_mappings(connector=name) or []:
             defaults.extend(m for m in offered or [] if m.connector == name)
+    if specs:
+        applied = applied_entities(tenant)
+        defaults = [m if m.entity in applied else outbound_only(m) for m in defaults]
+        defaults = [m for m in defaults if m.fields]
     return TenantMappings(connectors=specs, objects=tuple(merge_mappings(defaults, tenant.mappings)))
+
+
+def applied_entities(tenant: "TenantContext") -> frozenset[str]:
+    """Entities an inbound sync can apply for ``tenant``: the core's and its plugins'."""
+    from ..errors import DomainError
+    from .entities import APPLIERS
+    from .plugin_entities import entity_appliers
+
+    try:
+        plugins = entity_appliers(tenant)
+    except DomainError as exc:  # two plugins claim an entity: the sync reports it; edits still capture
+        log.error("tenant %s: %s", tenant.id, exc.one_line())
+        plugins = {}
+    return frozenset(APPLIERS) | frozenset(plugins)
+
+
+def outbound_only(mapping: ObjectMapping) -> ObjectMapping:
+    fields = tuple(f if f.direction == "outbound" else dataclasses.replace(f, direction="outbound")
+                   for f in mapping.fields if f.direction in OUTBOUND)
+    return dataclasses.replace(mapping, fields=fields)
 
 
 def merge_mappings(defaults: Iterable[ObjectMapping], overrides: Iterable[Mapping[str, Any]]) -> list[ObjectMapping]:

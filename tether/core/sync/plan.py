@@ -17,6 +17,7 @@ from ..contracts import ObjectMapping
 from ..errors import DomainError, PermanentConnectorError
 from .apply import EntityApplier, Row
 from .entities import applier_for
+from .plugin_entities import PluginEntityApplier
 from .coerce import CoercionError, coerce, converter, to_datetime
 from .mappings import inbound_fields
 
@@ -29,7 +30,7 @@ class ObjectPlan:
     connector: str
     mapping: ObjectMapping
     schema: ObjectSchema
-    applier_class: type[EntityApplier]
+    applier_class: type[EntityApplier] | type[PluginEntityApplier]
     converters: list[tuple[str, str, Callable[[Any], Any], str]]
     classify_bookings: bool = False
     mapper: Callable[[dict[str, Any]], dict[str, Any]] = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
@@ -68,7 +69,7 @@ def build_plan(tenant: "TenantContext", connector: str, mapping: ObjectMapping, 
     if schema is None:
         raise PermanentConnectorError(f"{where}: the source has no object {mapping.object_name!r}",
                                       hint="fix the object name in the mapping, or check the integration user's access")
-    applier = applier_for(mapping.entity)
+    applier = applier_for(mapping.entity, tenant=tenant, mapping=mapping)
     fields = inbound_fields(mapping)
     missing = [f.source for f in fields if schema.field(f.source) is None]
     if missing:
@@ -154,14 +155,10 @@ def page_rows(tenant: "TenantContext", plan: ObjectPlan, page: Page) -> list[Row
         _aligned("tether_booking_types", bookings, live)
         for record, booking in zip(live, bookings):
             record["booking_type"] = booking
-    assignments = None
-    if plan.entity == "opportunity" and live:
-        assignments = tenant.hooks.tether_assign_relationships(entity=plan.entity, records=live)
-        if assignments is not None:
-            _aligned("tether_assign_relationships", assignments, live)
-    for index, record in enumerate(live):
-        rows.append(Row(external_id=record["_external_id"], modstamp=record["_modstamp"], values=record,
-                        relationship=assignments[index] if assignments is not None else None))
+    # Relationships are decided when the page is applied (admin rules, then
+    # tether_assign_relationships), once the records' companies are known.
+    for record in live:
+        rows.append(Row(external_id=record["_external_id"], modstamp=record["_modstamp"], values=record))
     return rows
 
 

@@ -2,8 +2,12 @@
 
 Admins override these field by field in the tenant manifest's ``mappings``. Fields
 Salesforce derives (IsClosed, IsWon, ForecastCategory) are inbound only; references to
-other records (AccountId, ParentId, OwnerId) are inbound only because pushing them needs
-the pusher's id translation, not a plain value.
+other records (AccountId, ParentId, OwnerId, WhatId) are inbound only because pushing them
+needs the pusher's id translation, not a plain value.
+
+Tasks, Events and OpportunityHistory map to Timeline's ``activity`` entity: they are
+synced inbound when the tenant enables the Timeline plugin (which applies activities),
+and Tasks carry activities logged in tether back to Salesforce either way.
 """
 
 from __future__ import annotations
@@ -54,14 +58,50 @@ OPPORTUNITY = ObjectMapping(
 TASK = ObjectMapping(
     connector=CONNECTOR, object_name="Task", entity="activity",
     fields=(
-        _f("Subject", "subject", "string", "outbound"),
-        _f("Description", "notes", "text", "outbound"),
-        _f("ActivityDate", "occurred_at", "date", "outbound"),
-        _f("Type", "type", "picklist", "outbound"),
+        _f("Subject", "subject"),
+        _f("Description", "notes", "text"),
+        _f("ActivityDate", "occurred_at", "date"),
+        _f("Type", "type", "picklist"),
+        _f("TaskSubtype", "subtype", "picklist", "inbound"),
+        # IsClosed is what Status means (an org may have several closed statuses): an open
+        # task is planned, not yet an activity.
+        _f("IsClosed", "done", "boolean", "inbound"),
+        _f("WhatId", "related_external_id", "reference", "inbound"),
+        _f("AccountId", "company_external_id", "reference", "inbound"),
+        _f("OwnerId", "author", "reference", "inbound"),
+        _f("CreatedDate", "logged_at", "datetime", "inbound"),
     ),
 )
 
-DEFAULT_MAPPINGS = (ACCOUNT, OPPORTUNITY, TASK)
+EVENT = ObjectMapping(
+    connector=CONNECTOR, object_name="Event", entity="activity",
+    fields=(
+        _f("Subject", "subject", "string", "inbound"),
+        _f("Description", "notes", "text", "inbound"),
+        _f("StartDateTime", "occurred_at", "datetime", "inbound"),
+        _f("DurationInMinutes", "duration_minutes", "integer", "inbound"),
+        _f("Type", "type", "picklist", "inbound"),
+        _f("WhatId", "related_external_id", "reference", "inbound"),
+        _f("AccountId", "company_external_id", "reference", "inbound"),
+        _f("OwnerId", "author", "reference", "inbound"),
+        _f("CreatedDate", "logged_at", "datetime", "inbound"),
+    ),
+)
+
+# One row per save that changed stage, amount, probability or close date; the inbound
+# transform turns it into a "Stage changed to X" milestone (activities.py), and Timeline
+# leaves out one that repeats the opportunity's previous milestone.
+OPPORTUNITY_HISTORY = ObjectMapping(
+    connector=CONNECTOR, object_name="OpportunityHistory", entity="activity",
+    fields=(
+        _f("OpportunityId", "opportunity_external_id", "reference", "inbound"),
+        _f("StageName", "subject", "picklist", "inbound"),
+        _f("CreatedDate", "occurred_at", "datetime", "inbound"),
+        _f("CreatedById", "author", "reference", "inbound"),
+    ),
+)
+
+DEFAULT_MAPPINGS = (ACCOUNT, OPPORTUNITY, TASK, EVENT, OPPORTUNITY_HISTORY)
 
 # ForecastCategory API values and ForecastCategoryName labels → tether's forecast categories.
 FORECAST_CATEGORIES = {

@@ -1,8 +1,9 @@
 """Hook implementations of the Salesforce plugin (the ``tether.plugins`` entry point).
 
 Each hook is a thin door into a module of its own: ``connector`` (REST and Bulk reads),
-``mapping`` (default field mappings), ``booking`` (booking-type rules), ``relationships``
-(which relationship an opportunity belongs to) and ``validation`` (describe checks).
+``mapping`` (default field mappings), ``activities`` (Tasks, Events and stage history as
+Timeline activities), ``booking`` (booking-type rules), ``relationships`` (which
+relationship an opportunity belongs to) and ``validation`` (describe checks).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tether.core.hookspecs import hookimpl
 from .mapping import CONNECTOR, DEFAULT_MAPPINGS, OPPORTUNITY
 
 PLUGIN = "salesforce"
+ACTIVITY_OBJECTS = frozenset({"task", "event", "opportunityhistory"})
 
 
 def default_mappings(config: Mapping[str, Any]) -> list[ObjectMapping]:
@@ -51,14 +53,21 @@ def tether_object_mappings(tenant, connector: str) -> list[ObjectMapping]:
 
 @hookimpl
 def tether_transform_records(tenant, connector: str, object_name: str, direction: str, records: list) -> None:
-    if connector == CONNECTOR and direction == "inbound" and object_name.lower() == "opportunity":
+    if connector != CONNECTOR:
+        return
+    name = object_name.lower()
+    if direction == "inbound" and name == "opportunity":
         from .stages import normalise_forecast_categories
 
         normalise_forecast_categories(records)
-    elif connector == CONNECTOR and direction == "outbound" and object_name.lower() == "opportunity":
+    elif direction == "outbound" and name == "opportunity":
         from .mapping import label_forecast_categories
 
         label_forecast_categories(records)
+    elif name in ACTIVITY_OBJECTS:
+        from . import activities
+
+        (activities.inbound if direction == "inbound" else activities.outbound)(object_name, records)
 
 
 @hookimpl

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from tether.core.errors import ConnectorError, PermanentConnectorError, SecretError, TetherError
 from tether.core.secrets import is_reference
 from tether.core.sync.conflicts import check_policy_config
-from tether.core.sync.mappings import merge_mappings
+from tether.core.sync.mappings import applied_entities, merge_mappings, outbound_only
 
 from .booking import rule_problems
 from .config import SalesforceSettings
@@ -61,7 +61,11 @@ def describe_problems(tenant: "TenantContext", config: Mapping[str, Any]) -> lis
     except TetherError as exc:
         log.warning("tenant %s: salesforce mappings not checked against the org: %s", tenant.id, exc.one_line())
         return []
-    mappings = [m for m in merge_mappings(default_mappings(config), tenant.mappings) if m.connector == CONNECTOR]
+    # Defaults of entities nothing applies here (activities without Timeline) stay outbound only.
+    applied = applied_entities(tenant)
+    defaults = [m if m.entity in applied else outbound_only(m) for m in default_mappings(config)]
+    mappings = [m for m in merge_mappings([m for m in defaults if m.fields], tenant.mappings)
+                if m.connector == CONNECTOR]
     connector = SalesforceConnector(settings, objects=[m.object_name for m in mappings])
     try:
         catalog = connector.discover()

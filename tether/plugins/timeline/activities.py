@@ -239,13 +239,17 @@ def delete_activity(tenant: TenantContext, session: Session, activity_id: int) -
     if _write_back_enabled(tenant):
         capture_local_change(tenant, session, entity="activity", local_id=row.id, changes={}, operation="delete",
                              external_id=row.external_id)
-    session.delete(row)
+    if row.external_source is not None:
+        # A synced activity stays as a tombstone, so an older copy from the source cannot revive it.
+        row.is_deleted, row.deleted_at = True, utcnow()
+    else:
+        session.delete(row)
     session.flush()
 
 
 def get_activity(session: Session, activity_id: int) -> ActivityRecord:
     row = session.get(ActivityRecord, activity_id)
-    if row is None:
+    if row is None or row.is_deleted:
         raise NotFound(f"no activity {activity_id}", hint="list them with GET /activities")
     return row
 

@@ -37,7 +37,7 @@ def to_activity(row: ActivityRecord) -> Activity:
 
 def local_feed(tenant: TenantContext, query: TimelineQuery) -> list[Activity]:
     """Activities logged in tether matching ``query``, newest first, at most ``query.limit``."""
-    stmt = select(ActivityRecord)
+    stmt = select(ActivityRecord).where(ActivityRecord.is_deleted.is_(False))
     if query.company_id is not None:
         stmt = stmt.where(ActivityRecord.company_id == query.company_id)
         if not tenant.config_for(PLUGIN).get("relationship_rollup", True):

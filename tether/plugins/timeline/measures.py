@@ -76,7 +76,9 @@ def _activity_stats(tenant: TenantContext, entity_kind: str, ids: Sequence[int],
         connection = session.connection()
         stmt = (select(column, _epoch_seconds(func.max(table.c.occurred_at), connection.dialect.name),
                        func.sum(case((table.c.occurred_at >= since, 1), else_=0)))
-                .where(table.c.tenant_id == tenant.id, column.is_not(None)).group_by(column))
+                # Hidden (deleted at the source) and scheduled (future) activities are not activity.
+                .where(table.c.tenant_id == tenant.id, column.is_not(None), table.c.is_deleted.is_(False),
+                       table.c.occurred_at <= now).group_by(column))
         if len(ids) <= IN_LIST_LIMIT:
             stmt = stmt.where(column.in_(list(ids)))
         result = connection.execute(stmt)

@@ -1,4 +1,5 @@
-"""The Timeline plugin's tables: custom activity types and activities logged in tether."""
+"""The Timeline plugin's tables: custom activity types, and activities logged in tether or
+synced from a connector (a Salesforce Task, Event or stage change)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tether.core.store.models import Base, BigId, TenantScoped, Timestamps
+from tether.core.store.models import Base, BigId, ExternalRecord, TenantScoped, Timestamps
 from tether.core.store.types import UTCDateTime
 
 BUILT_IN_TYPES = ("Update", "Call", "Meeting", "Email", "Milestone")
@@ -31,9 +32,17 @@ class ActivityType(TenantScoped, Timestamps, Base):
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 
 
-class ActivityRecord(TenantScoped, Timestamps, Base):
-    """An activity logged in tether. Activities logged on a relationship carry its company
-    too, which is how they roll up to the company's timeline."""
+class ActivityRecord(TenantScoped, ExternalRecord, Timestamps, Base):
+    """An activity logged in tether or synced from a connector. Activities logged on a
+    relationship or an opportunity carry its company too, which is how they roll up to the
+    company's timeline.
+
+    Synced activities are keyed by (``external_source``, ``external_id``) and follow the
+    sync's rules: an older ``source_modstamp`` changes nothing, a deletion at the source
+    sets ``is_deleted`` (so an older copy arriving later cannot revive it). An activity
+    logged here and written back keeps ``external_source`` empty; its CRM id is in the
+    write-back's shadow rows until a change made in the CRM comes back.
+    """
 
     __tablename__ = "timeline_activities"
 
@@ -50,10 +59,16 @@ class ActivityRecord(TenantScoped, Timestamps, Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     relationship_id: Mapped[int | None] = mapped_column(ForeignKey("relationships.id", ondelete="SET NULL"))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
-    # The CRM's id once written back (a Salesforce Task Id), so its copy pulled back is recognised.
-    external_id: Mapped[str | None] = mapped_column(String(64))
+    # A synced activity's company and opportunity by their source ids, so one that arrives
+    # before them is linked when they land (see sync.py).
+    company_external_id: Mapped[str | None] = mapped_column(String(64))
+    opportunity_external_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
+        UniqueConstraint("tenant_id", "external_source", "external_id"),
+        # Activities waiting for their company or opportunity to arrive.
+        Index("ix_timeline_activities_company_ref", "tenant_id", "company_external_id"),
+        Index("ix_timeline_activities_opportunity_ref", "tenant_id", "opportunity_external_id"),
         # Newest-first reads per entity and tenant-wide; id breaks ties in feed order.
         Index("ix_timeline_activities_company", "tenant_id", "company_id", "occurred_at", "id"),
         Index("ix_timeline_activities_relationship", "tenant_id", "relationship_id", "occurred_at", "id"),

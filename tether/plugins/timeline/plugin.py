@@ -35,6 +35,20 @@ def tether_renewal_features(tenant, opportunity_ids):
 
 
 @hookimpl
+def tether_entity_appliers(tenant):
+    from .sync import applier_spec
+
+    return [applier_spec()]
+
+
+@hookimpl
+def tether_records_changed(tenant, changes):
+    from .sync import link_waiting
+
+    link_waiting(tenant, changes)
+
+
+@hookimpl
 def tether_api_routes():
     return routes()
 
