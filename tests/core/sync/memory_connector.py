@@ -23,6 +23,8 @@ SOURCES: dict[str, "MemorySource"] = {}
 FIELDS = {
     "Org": ("Id", "Modstamp", "IsDeleted", "Name", "ParentId", "Industry", "Size"),
     "Deal": ("Id", "Modstamp", "IsDeleted", "Name", "OrgId", "Amount", "Close", "Stage", "Kind", "Line"),
+    # Mapped by tests that need a plugin-owned entity (e.g. → Timeline's "activity").
+    "Note": ("Id", "Modstamp", "IsDeleted", "Subject", "When", "OrgId", "DealId", "Kind", "Done"),
 }
 
 
@@ -34,7 +36,7 @@ def stamp_text(value: dt.datetime) -> str:
 class MemorySource:
     now: dt.datetime = dt.datetime(2024, 1, 1, tzinfo=UTC)
     records: dict[str, dict[str, dict[str, Any]]] = dataclasses.field(
-        default_factory=lambda: {"Org": {}, "Deal": {}})
+        default_factory=lambda: {"Org": {}, "Deal": {}, "Note": {}})
     calls: int = 0
     limit: int = 100_000
     # Called with the call number before each call; may raise to inject a fault.
@@ -78,7 +80,8 @@ class MemoryConnector:
 
     def discover(self) -> Catalog:
         self.source.call()
-        types = {"Amount": "money", "Close": "date", "Modstamp": "datetime", "IsDeleted": "boolean", "Size": "integer"}
+        types = {"Amount": "money", "Close": "date", "Modstamp": "datetime", "IsDeleted": "boolean", "Size": "integer",
+                 "When": "datetime", "Done": "boolean"}
         return Catalog(tuple(
             ObjectSchema(name=name, fields=tuple(FieldSchema(f, types.get(f, "string")) for f in fields),
                          cursor_field="Modstamp", supports_deletes=True, writable=True)

@@ -1,8 +1,9 @@
 """``tether sync TENANT [--object NAME] [--full]`` and ``tether sync status TENANT``.
 
 A sync shows one rich progress bar per object (records, records/s, ETA) and ends with a
-table of runs. Exit status: 0 when every run succeeded, 2 when a run was throttled by
-the quota guard (nothing failed), 1 when a run failed.
+table of runs (and the warnings of runs whose records broke a domain rule). Exit status:
+0 when every run succeeded, 2 when a run was throttled by the quota guard (nothing
+failed), 1 when a run failed.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def sync_run(ctx: click.Context, tenant_id: str, objects: tuple[str, ...], conne
         results = sync_tenant(tenant, connector=connector, objects=list(objects) or None, full=full,
                               options=SyncOptions(page_size=page_size, progress=show))
     _print_results(results)
+    _print_warnings([run for run in recent_runs(tenant.store, tenant.id, max(len(results), 1))
+                     if run.id in {r.run_id for r in results}])
     if any(r.status == "failed" for r in results):
         sys.exit(1)
     if any(r.status == "throttled" for r in results):
@@ -124,7 +127,8 @@ def sync_status_command(ctx: click.Context, tenant_id: str, show_runs: int) -> N
     tenant = _context(ctx, tenant_id)
     table = Table("object", "cursor", "initial load", "last run", "status", "read / applied / deleted",
                   "API calls", "took", "last success", "error")
-    for state in sync_status(tenant.store, tenant.id):
+    states = sync_status(tenant.store, tenant.id)
+    for state in states:
         run = state.last_run
         table.add_row(
             f"{state.connector} {state.object_name}", state.cursor or "", _when(state.full_load_completed_at) or "not yet",
@@ -134,6 +138,7 @@ def sync_status_command(ctx: click.Context, tenant_id: str, show_runs: int) -> N
             f"{run.api_calls:,}" if run else "", _duration(run.started_at, run.finished_at) if run else "",
             _when(state.last_success.finished_at) if state.last_success else "", (run.error or "") if run else "")
     console.print(table)
+    _print_warnings([state.last_run for state in states if state.last_run])
     if show_runs:
         runs = Table("run", "object", "mode", "started", "took", "status", "read", "applied", "deleted", "API calls", "error")
         for run in recent_runs(tenant.store, tenant.id, show_runs):
@@ -142,6 +147,22 @@ def sync_status_command(ctx: click.Context, tenant_id: str, show_runs: int) -> N
                          Text(run.status, style=STATUS_STYLE.get(run.status, "")), f"{run.records_read:,}",
                          f"{run.records_applied:,}", f"{run.records_deleted:,}", f"{run.api_calls:,}", run.error or "")
         console.print(runs)
+
+
+def _print_warnings(runs: list[Any]) -> None:
+    """What the domain's rules refused in each object's last run (a parent making a cycle...)."""
+    for run in runs:
+        details = run.details or {}
+        warnings = details.get("warnings") or []
+        if not warnings:
+            continue
+        count = details.get("warning_count", len(warnings))
+        console.print(Text(f"{run.connector} {run.object_name}: {count} warning{'s' if count != 1 else ''} "
+                           f"in run #{run.id}", style="yellow"))
+        for warning in warnings:
+            console.print(f"  - {warning}", highlight=False, soft_wrap=True)
+        if count > len(warnings):
+            console.print(f"  … and {count - len(warnings)} more (see the log)")
 
 
 def register(cli: click.Group) -> None:
