@@ -4,7 +4,8 @@
    reproducible book of business (account hierarchies, renewals, upsells, new business).
 2. The demo tenant is applied from ``manifests/demo.yaml`` (its secrets and URLs come
    from ``TETHER_DEMO_*`` variables this command sets).
-3. Accounts and opportunities sync in through the real connector (REST or Bulk).
+3. Accounts and opportunities sync in through the real connector (REST or Bulk), then
+   their tasks, events and stage changes onto the timeline.
 4. Health scores are computed, the renewal-risk model is trained, and the Renewal Center
    prints the forecast, GRR/NRR and the riskiest renewals with their top factors.
 5. ``tether serve`` runs the web pages, the API, the webhooks and the job engine on
@@ -115,16 +116,43 @@ def _sync(tenant, console: Console) -> None:
     from .sync.engine import sync_tenant
 
     started = time.perf_counter()
-    with console.status("syncing Accounts and Opportunities from Salesforce"):
+    with console.status("syncing Accounts, Opportunities and their activity from Salesforce"):
         results = sync_tenant(tenant)
-    table = Table("object", "mode", "status", "read", "applied", "API calls", title="initial sync")
-    for r in results:
-        table.add_row(r.object_name, r.mode, r.status, f"{r.records_read:,}", f"{r.records_applied:,}", str(r.api_calls))
-    console.print(table)
+    # Accounts and opportunities, then what the Timeline plugin applies (tasks, events, stage changes).
+    for title, group in (("initial sync", [r for r in results if r.entity in ("company", "opportunity")]),
+                         ("activity synced to the timeline", [r for r in results
+                                                              if r.entity not in ("company", "opportunity")])):
+        if not group:
+            continue
+        table = Table("object", "mode", "status", "read", "applied", "API calls", title=title)
+        for r in group:
+            table.add_row(r.object_name, r.mode, r.status, f"{r.records_read:,}", f"{r.records_applied:,}",
+                          str(r.api_calls))
+        console.print(table)
     failed = [r for r in results if not r.ok]
     if failed:
         raise ConfigurationError("the demo sync did not succeed: " + "; ".join(f"{r.object_name}: {r.error}" for r in failed))
     console.print(f"synced in {time.perf_counter() - started:.1f} s")
+    _print_activity(tenant, console)
+
+
+def _print_activity(tenant, console: Console) -> None:
+    """How many companies the Company 360 can show "days since last activity" for."""
+    if not tenant.is_enabled("timeline"):
+        return
+    from sqlalchemy import select
+
+    from tether.plugins.timeline.measures import days_since_last_activity
+
+    from .store import Company
+
+    with tenant.session() as session:
+        ids = list(session.scalars(select(Company.id).where(Company.is_deleted.is_(False))))
+    days = days_since_last_activity(tenant, "company", ids)
+    if len(days):
+        values = sorted(days[i] for i in days)
+        console.print(f"days since last activity known for {len(values):,} of {len(ids):,} companies "
+                      f"(median {values[len(values) // 2]:.0f} days)")
 
 
 def _score_and_report(tenant, console: Console) -> None:

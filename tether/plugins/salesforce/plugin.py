@@ -41,8 +41,12 @@ def _open_connector(tenant: Any):
 
 @hookimpl
 def tether_connectors(tenant) -> list[ConnectorSpec]:
-    return [ConnectorSpec(name=CONNECTOR, plugin=PLUGIN, factory=_open_connector,
-                          objects=tuple(m.object_name for m in DEFAULT_MAPPINGS),
+    from tether.core.sync.mappings import applied_entities, outbound_only
+
+    # Objects read for this tenant: activities only when a plugin (Timeline) applies them.
+    applied = applied_entities(tenant)
+    objects = tuple(m.object_name for m in DEFAULT_MAPPINGS if m.entity in applied or outbound_only(m).fields)
+    return [ConnectorSpec(name=CONNECTOR, plugin=PLUGIN, factory=_open_connector, objects=objects,
                           description="Salesforce REST and Bulk APIs")]
 
 
