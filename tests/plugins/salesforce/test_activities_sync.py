@@ -172,3 +172,23 @@ def test_objects_synced_one_by_one_keep_their_own_cursor(fake_org, tenant):
     again = sync_object(tenant, "salesforce", "Event", options=fast_options())
     assert (again.mode, again.records_read) == ("incremental", 0)
     assert activities(tenant)[ids["meeting"]].subject == "QBR"
+
+
+def test_a_task_outbound_message_lands_on_the_timeline_once(fake_org, tenant):
+    from tether.core.inbox import store_notifications
+    from tether.core.sync.inbox import process_inbox
+
+    account = fake_org.insert("Account", {"Name": "Hooli"})
+    sync(fake_org, tenant, "Account")
+    task = fake_org.insert("Task", {"Subject": "Escalation call", "WhatId": account, "Status": "Completed",
+                                    "Type": "Call", "ActivityDate": "2024-07-01"})
+    fields = {k: v for k, v in fake_org.get(task).items() if k in ("Id", "Subject", "SystemModstamp")}
+    with tenant.transaction() as session:  # a rule sending only some fields: the rest is read by id
+        store_notifications(session, tenant.id, "salesforce", [
+            {"notification_id": f"04l{n}", "object_name": "Task", "record_external_id": task,
+             "payload": {"fields": fields, "action_id": "04k1"}} for n in range(2)])  # delivered twice
+    result = process_inbox(tenant)
+    assert result.ok and (result.records_applied, result.fetched) == (1, 1)
+    [row] = activities(tenant).values()
+    assert (row.subject, row.type, row.company_id) == ("Escalation call", "Call", local_ids(tenant, Company)[account])
+    assert sync(fake_org, tenant, "Task")["Task"].records_applied == 0  # the poll brings the same version

@@ -93,6 +93,8 @@ class EntityApplier:
 
     model: Any = None
     entity: str = ""
+    # Link columns an update leaves as they are when the page has no value for them.
+    keep_when_null: tuple[str, ...] = ()
 
     def __init__(self, session_dialect: str, tenant_id: str, source: str, targets: Iterable[str], *,
                  full_reload: bool = False, tenant: Any = None) -> None:
@@ -236,7 +238,8 @@ class EntityApplier:
         if self.writer is None:
             columns = [*ENGINE_WRITTEN, *self.columns, *(c.name for c in self._extra)]
             self.writer = UpsertWriter(session.get_bind().dialect, self.table, columns,
-                                       merge_attributes=bool(self.attribute_keys), full_reload=self.full_reload)
+                                       merge_attributes=bool(self.attribute_keys), full_reload=self.full_reload,
+                                       keep_when_null=self.keep_when_null)
         return self.writer
 
     def _tuples(self, rows: Sequence[Row], now: dt.datetime) -> list[tuple[Any, ...]]:

@@ -153,15 +153,20 @@ def rule_record(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def assign_relationship_ids(tenant: "TenantContext", session: Session, entity: str,
-                            records: Sequence[Mapping[str, Any]]) -> tuple[list[int | None], list[str]]:
+                            values: Sequence[Mapping[str, Any]]) -> tuple[list[int | None], list[str]]:
     """Relationship ids for mapped records (each with ``company_id``), and warnings.
 
     The order of :func:`tether.core.relationship_rules.assign_relationships`: admin rules,
     then the plugins' ``tether_assign_relationships`` for the records no rule matched, then
     the relationships created in bulk. Assignments to a relationship type that does not
-    exist are left out and reported, naming the type and some of the records.
+    exist are left out and reported, naming the type and some of the records. None where
+    nothing decided.
     """
-    assignments: list[RelationshipAssignment | None] = evaluate_rules(compile_rules(session, entity), records)
+    rules = compile_rules(session, entity)
+    if not rules and not tenant.hooks.implementers("tether_assign_relationships"):
+        return [None] * len(values), []  # nothing can decide: no per-record work
+    records = [rule_record(v) for v in values]
+    assignments: list[RelationshipAssignment | None] = evaluate_rules(rules, records)
     pending = [i for i, a in enumerate(assignments) if a is None and records[i].get("company_id") is not None]
     if pending:
         offered = [records[i] for i in pending]

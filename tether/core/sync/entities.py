@@ -23,7 +23,7 @@ from ..contracts import ObjectMapping
 from ..errors import DomainError
 from ..store.models import Company, Opportunity
 from .apply import EntityApplier, Row, chunks
-from .domain_rules import assign_relationship_ids, refuse_bad_parents, rule_record
+from .domain_rules import assign_relationship_ids, refuse_bad_parents
 from .plugin_entities import PluginEntityApplier, applier_class, entity_appliers
 
 if TYPE_CHECKING:
@@ -106,6 +106,8 @@ class CompanyApplier(EntityApplier):
 class OpportunityApplier(EntityApplier):
     model = Opportunity
     entity = "opportunity"
+    # An opportunity no rule or plugin assigns keeps the relationship it has.
+    keep_when_null = ("relationship_id",)
 
     def link_columns(self) -> tuple[str, ...]:
         links = ("company_id",) if "account_external_id" in self.columns else ()
@@ -120,25 +122,14 @@ class OpportunityApplier(EntityApplier):
         self._resolve_relationships(session, rows)
 
     def _resolve_relationships(self, session: Session, rows: Sequence[Row]) -> None:
-        """Admin rules, then plugins, decide; a record nothing decides keeps its relationship."""
+        """Admin rules, then plugins, decide; a record nothing decides keeps its relationship
+        (``keep_when_null``: the upsert leaves the stored link when the value is None)."""
         if self.tenant is None:
             raise ValueError("the opportunity applier needs the tenant (relationship rules and hooks)")
-        records = [rule_record(row.values) for row in rows]
-        ids, warnings = assign_relationship_ids(self.tenant, session, self.entity, records)
+        ids, warnings = assign_relationship_ids(self.tenant, session, self.entity, [row.values for row in rows])
         self.warnings.extend(warnings)
-        undecided = [row.external_id for row, rel_id in zip(rows, ids) if rel_id is None]
-        kept = self._stored_relationships(session, undecided) if undecided else {}
         for row, rel_id in zip(rows, ids):
-            row.values["relationship_id"] = rel_id if rel_id is not None else kept.get(row.external_id)
-
-    def _stored_relationships(self, session: Session, external_ids: list[str]) -> dict[str, int]:
-        table = self.table
-        found: dict[str, int] = {}
-        for chunk in chunks(external_ids):
-            found.update(session.execute(select(table.c.external_id, table.c.relationship_id).where(
-                table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
-                table.c.external_id.in_(chunk), table.c.relationship_id.is_not(None))).all())
-        return found
+            row.values["relationship_id"] = rel_id
 
 
 APPLIERS: dict[str, type[EntityApplier]] = {"company": CompanyApplier, "opportunity": OpportunityApplier}

@@ -33,7 +33,7 @@ class UpsertWriter:
     SQLite."""
 
     def __init__(self, dialect: Dialect, table: Table, columns: Sequence[str], *, merge_attributes: bool,
-                 full_reload: bool) -> None:
+                 full_reload: bool, keep_when_null: Sequence[str] = ()) -> None:
         self.dialect_name = dialect.name
         self.table = table
         self.columns = list(columns)
@@ -57,6 +57,9 @@ class UpsertWriter:
                 updates.append(f"attributes = {merged}")
             elif column == "attributes":
                 continue  # attributes belong to tether unless the mapping writes some
+            elif column in keep_when_null:
+                # Set by a rule only when it decides: an undecided row keeps its value.
+                updates.append(f"{column} = COALESCE(excluded.{column}, {name}.{column})")
             else:
                 updates.append(f"{column} = excluded.{column}")
         newer = ">=" if full_reload else ">"
