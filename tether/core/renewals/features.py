@@ -1,9 +1,9 @@
 """Features of renewals for the risk model: the core's, health, and plugins' columns.
 
-Core features come from one windowed query over the tenant's renewals (each compared with
-the same customer's earlier renewals, so a training row never sees its own or a later
-outcome). Health comes from the Scorecards-style ``tether_entity_health`` hook (the
-relationship's score when the renewal has one, else the company's). Every other column
+Core features compare each renewal with the same customer's earlier renewals (see
+:mod:`.history`), so a training row never sees its own or a later outcome. Health comes
+from the Scorecards-style ``tether_entity_health`` hook (the relationship's score when the
+renewal has one, else the company's). Every other column
 comes from plugins through ``tether_renewal_features``, called once per run with every
 opportunity in it. Missing values are NaN; the model imputes them.
 
@@ -24,10 +24,9 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..store.models import Opportunity, Relationship
+from ..store.models import Relationship
 from .risk_rules import ACTIVITY_FEATURE
-from .sqlparts import cents, day_number, raw_fetchall
-from .vocabulary import RENEWAL_BOOKINGS
+from .history import live_renewals, open_renewal_history, read_renewals, renewal_columns
 
 if TYPE_CHECKING:
     from ..plugins import TenantContext
@@ -74,89 +73,48 @@ class FeatureSet:
 
 def load_renewals(session: Session, tenant_id: str, *, closed: bool, today: dt.date | None = None,
                   limit: int | None = None, ids: Sequence[int] | None = None) -> RenewalRows:
-    """Closed renewals (for training, newest ``limit`` by due date) or open ones (for scoring).
-
-    Each is compared with the same customer's renewals due before it: one fetch of a few
-    integer columns for every renewal of the tenant, then one vectorised pass (sorting by
-    customer and due date), which is far cheaper than a window query per run.
-    """
-    o = Opportunity
-    statement = select(
-        o.id, func.coalesce(o.company_id, -o.id), o.company_id, o.relationship_id, day_number(o.due_date),
-        cents(o.target_amount), cents(o.final_amount), o.is_closed, o.is_won,
-    ).where(o.tenant_id == tenant_id, o.is_deleted == False, o.booking_type.in_(RENEWAL_BOOKINGS),  # noqa: E712
-            o.due_date.is_not(None))
-    fetched = raw_fetchall(session, statement)
-    n_all = len(fetched)
-    if n_all:
-        columns = list(zip(*fetched))
-        all_ids = np.fromiter(columns[0], dtype=np.int64, count=n_all)
-        customer = np.fromiter(columns[1], dtype=np.int64, count=n_all)
-        due = np.fromiter(columns[4], dtype=np.int64, count=n_all)
-        target = np.array([np.nan if v is None else v for v in columns[5]], dtype=float) / 100.0
-        final = np.array([np.nan if v is None else v for v in columns[6]], dtype=float) / 100.0
-        is_closed = np.fromiter((bool(v) for v in columns[7]), dtype=bool, count=n_all)
-        is_won = np.fromiter((bool(v) for v in columns[8]), dtype=bool, count=n_all)
+    """Closed renewals (for training, newest ``limit`` by due date) or open ones (for scoring),
+    each with its history: compared with the same customer's renewals due before it (see
+    :mod:`.history`)."""
+    if closed or limit is not None:
+        table = read_renewals(session, [select(*renewal_columns()).where(*live_renewals(tenant_id))])
+        full = table.history()
+        chosen = np.flatnonzero(table.is_closed == closed)
+        if ids is not None:
+            chosen = chosen[np.isin(table.ids[chosen], np.asarray(list(ids), dtype=np.int64))]
+        if limit is not None:
+            newest = np.lexsort((-table.ids[chosen], -table.due[chosen]))[:limit]
+            chosen = chosen[newest]
+        picked = {"ids": table.ids, "target": table.target, "won": table.is_won, **full}
+        company_ids, relationship_ids = table.company_ids, table.relationship_ids
     else:
-        all_ids = customer = due = np.zeros(0, dtype=np.int64)
-        target = final = np.zeros(0)
-        is_closed = is_won = np.zeros(0, dtype=bool)
-    history = _history(customer, due, all_ids, target, final, is_closed, is_won)
+        found = open_renewal_history(session, tenant_id)
+        chosen = np.arange(len(found.ids))
+        if ids is not None:
+            chosen = chosen[np.isin(found.ids, np.asarray(list(ids), dtype=np.int64))]
+        picked = {"ids": found.ids, "target": found.target, "won": np.zeros(len(found.ids), dtype=bool),
+                  "target_change": found.target_change, "prior_count": found.prior_count,
+                  "prior_shortfalls": found.prior_shortfalls}
+        company_ids, relationship_ids = found.company_ids, found.relationship_ids
+    chosen = chosen[np.argsort(picked["ids"][chosen], kind="stable")]
 
-    chosen = np.flatnonzero(is_closed == closed)
-    if ids is not None:
-        chosen = chosen[np.isin(all_ids[chosen], np.asarray(list(ids), dtype=np.int64))]
-    if limit is not None:
-        newest = np.lexsort((-all_ids[chosen], -due[chosen]))[:limit]
-        chosen = chosen[newest]
-    chosen = chosen[np.argsort(all_ids[chosen], kind="stable")]
-
-    company_ids = [fetched[i][2] for i in chosen]
-    relationship_ids = [fetched[i][3] for i in chosen]
+    chosen_list = chosen.tolist()
+    company_ids = [company_ids[i] for i in chosen_list]
+    relationship_ids = [relationship_ids[i] for i in chosen_list]
     relationship_counts = dict(session.execute(
         select(Relationship.company_id, func.count()).where(Relationship.tenant_id == tenant_id)
         .group_by(Relationship.company_id)).all())
-    picked_target = np.nan_to_num(target[chosen], nan=0.0)
+    picked_target = np.nan_to_num(picked["target"][chosen], nan=0.0)
     core = {
         "log_target": np.log1p(np.maximum(picked_target, 0.0)),
-        "target_change": history["target_change"][chosen],
-        "first_renewal": (history["prior_count"][chosen] == 0).astype(float),
-        "prior_shortfalls": np.minimum(history["prior_shortfalls"][chosen], 10.0),
+        "target_change": picked["target_change"][chosen],
+        "first_renewal": (picked["prior_count"][chosen] == 0).astype(float),
+        "prior_shortfalls": np.minimum(picked["prior_shortfalls"][chosen], 10.0),
         "relationships": np.array([float(relationship_counts.get(c, 0)) if c else 0.0 for c in company_ids]),
         "has_relationship": np.array([1.0 if r else 0.0 for r in relationship_ids]),
     }
-    return RenewalRows(ids=all_ids[chosen], company_ids=company_ids, relationship_ids=relationship_ids,
-                       won=is_won[chosen].astype(float), core=core)
-
-
-def _history(customer: np.ndarray, due: np.ndarray, ids: np.ndarray, target: np.ndarray, final: np.ndarray,
-             is_closed: np.ndarray, is_won: np.ndarray) -> dict[str, np.ndarray]:
-    """Per renewal: change of target vs the customer's previous renewal, how many renewals it
-    had before, and how many of those fell short (lost, or won below target)."""
-    n = len(ids)
-    result = {"target_change": np.zeros(n), "prior_count": np.zeros(n), "prior_shortfalls": np.zeros(n)}
-    if n == 0:
-        return result
-    order = np.lexsort((ids, due, customer))
-    c = customer[order]
-    starts = np.r_[True, c[1:] != c[:-1]]
-    position = np.arange(n)
-    group_start = np.maximum.accumulate(np.where(starts, position, 0))
-    shortfall = (is_closed & (~is_won | (final < target)))[order].astype(float)
-    running = np.cumsum(shortfall)
-    prior_shortfalls = running - shortfall - (running[group_start] - shortfall[group_start])
-    sorted_target = target[order]
-    previous = np.r_[np.nan, sorted_target[:-1]]
-    previous[starts] = np.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
-        change = np.where((previous > 0) & ~np.isnan(sorted_target), (sorted_target - previous) / previous, 0.0)
-    change = np.clip(np.nan_to_num(change, nan=0.0), -1.0, 5.0)
-    for name, values in (("target_change", change), ("prior_count", (position - group_start).astype(float)),
-                         ("prior_shortfalls", prior_shortfalls)):
-        out = np.empty(n)
-        out[order] = values
-        result[name] = out
-    return result
+    return RenewalRows(ids=picked["ids"][chosen], company_ids=company_ids, relationship_ids=relationship_ids,
+                       won=picked["won"][chosen].astype(float), core=core)
 
 
 def entity_health(tenant: "TenantContext", rows: RenewalRows) -> tuple[list[float | None], list[str | None], bool]:

@@ -27,6 +27,17 @@ OPPORTUNITY_ROLLUP_INDEX = Index(
     Opportunity.forecast_amount, Opportunity.final_amount, Opportunity.probability,
 )
 
+# Risk scoring compares each open renewal with its customer's closed ones: one row per
+# customer aggregated over this index, in customer and due-date order (id as the
+# tie-break), so SQLite groups without sorting; it reads the open renewals from it too,
+# never touching the table.
+OPPORTUNITY_HISTORY_INDEX = Index(
+    "ix_opportunities_renewal_history",
+    Opportunity.tenant_id, Opportunity.company_id, Opportunity.due_date, Opportunity.id, Opportunity.is_deleted,
+    Opportunity.booking_type, Opportunity.is_closed, Opportunity.is_won, Opportunity.target_amount,
+    Opportunity.final_amount, Opportunity.relationship_id,
+)
+
 
 class RenewalSettings(TenantScoped, Timestamps, Base):
     """The admin's Renewal Center configuration (scenarios, thresholds, model limits)."""

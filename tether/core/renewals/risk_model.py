@@ -21,6 +21,8 @@ with permutation importance on the holdout beside it.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import warnings
 from typing import Any, Sequence
 
@@ -114,6 +116,39 @@ class TrainedModel:
         """
         if x.shape[0] == 0:
             return []
+        picked, chosen, effect, values = self._strongest(x, contributions, likelihoods, top)
+        names = self.features
+        rows = []
+        for features, contribution, change, value in zip(picked.tolist(), chosen.tolist(), effect.tolist(),
+                                                         values.tolist()):
+            rows.append([[names[f], c, e, None if v != v else v]
+                         for f, c, e, v in zip(features, contribution, change, value) if c != 0.0])
+        return rows
+
+    def top_factors_json(self, x: np.ndarray, contributions: np.ndarray, likelihoods: np.ndarray,
+                         top: int = 5) -> list[str]:
+        """:meth:`top_factors` as one JSON text per row (what is stored), built column by column:
+        each distinct number is formatted once and rows are assembled by one template per factor
+        count, instead of building and encoding nested lists row by row."""
+        if x.shape[0] == 0:
+            return []
+        picked, chosen, effect, values = self._strongest(x, contributions, likelihoods, top)
+        names = np.array([json.dumps(name) for name in self.features], dtype=object)[picked]
+        columns = (names, _json_numbers(chosen, 4), _json_numbers(effect, 4), _json_numbers(values))
+        # Factors rounding to no contribution are left out; being the weakest, they come last.
+        counts = np.count_nonzero(chosen != 0.0, axis=1)
+        out = np.empty(x.shape[0], dtype=object)
+        for count in np.unique(counts).tolist():
+            rows = np.flatnonzero(counts == count)
+            template = "[" + ",".join(["[{},{},{},{}]"] * count) + "]"
+            out[rows] = list(map(template.format, *(column[rows, j].tolist() for j in range(count)
+                                                    for column in columns)))
+        return out.tolist()
+
+    def _strongest(self, x: np.ndarray, contributions: np.ndarray, likelihoods: np.ndarray, top: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per row, the ``top`` strongest inputs (strongest first), their contributions and effects
+        (rounded to 4 places) and the rows' values of them."""
         k = min(top, len(self.features))
         strength = np.abs(contributions)
         picked = np.argpartition(-strength, k - 1, axis=1)[:, :k]
@@ -124,13 +159,7 @@ class TrainedModel:
         logits = np.log(p / (1 - p))
         effect = likelihoods[:, None] - expit(logits[:, None] - chosen)
         values = np.take_along_axis(x, picked, axis=1)
-        names = self.features
-        rows = []
-        for features, contribution, change, value in zip(picked.tolist(), np.round(chosen, 4).tolist(),
-                                                         np.round(effect, 4).tolist(), values.tolist()):
-            rows.append([[names[f], c, e, None if v != v else v]
-                         for f, c, e, v in zip(features, contribution, change, value) if c != 0.0])
-        return rows
+        return picked, np.round(chosen, 4), np.round(effect, 4), values
 
     # -- storage -----------------------------------------------------------------------
 
@@ -187,6 +216,29 @@ def train(x: np.ndarray, y: np.ndarray, features: Sequence[str], labels: dict[st
                           "calibration_folds": folds})
     model.importance = global_importance(model, x_train, x_hold, y_hold, seed=seed)
     return model
+
+
+def _json_numbers(values: np.ndarray, places: int | None = None) -> np.ndarray:
+    """Each float as ``json.dumps`` writes it (``null`` for NaN), formatting each distinct value once.
+
+    Values already rounded to ``places`` decimals are looked up by their integer count of
+    units (one table over the range they span) instead of being sorted to find the distinct ones."""
+    flat = values.ravel()
+    texts = None
+    if places is not None and len(flat):
+        scale = 10.0 ** places
+        units = np.rint(flat * scale)
+        low, high = (float(units.min()), float(units.max())) if np.isfinite(units).all() else (0.0, np.inf)
+        if high - low <= 1_000_000 and np.array_equal(units / scale, flat):
+            table = np.array([repr(unit / scale) for unit in range(int(low), int(high) + 1)], dtype=object)
+            texts = table[(units - low).astype(np.int64)]
+    if texts is None:
+        uniq, inverse = np.unique(flat, return_inverse=True)
+        texts = np.array([repr(v) if math.isfinite(v) else ("null" if v != v else json.dumps(v))
+                          for v in uniq.tolist()], dtype=object)[inverse.ravel()]
+    zero = flat == 0.0
+    texts[zero] = np.where(np.signbit(flat[zero]), "-0.0", "0.0")   # one text for 0.0 and -0.0 above
+    return texts.reshape(values.shape)
 
 
 def _varies(column: np.ndarray) -> bool:

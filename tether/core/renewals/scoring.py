@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import joblib
@@ -25,7 +26,7 @@ from .config import load_config, today_utc
 from .features import build_features, load_renewals
 from .models import RiskModelVersion, RiskScore
 from .risk_model import ALGORITHM, TrainedModel, readiness, train
-from .sqlparts import raw_insert
+from .sqlparts import collector_paused, raw_insert
 
 if TYPE_CHECKING:
     from ..plugins import TenantContext
@@ -45,10 +46,11 @@ def train_and_score(tenant: "TenantContext", *, today: dt.date | None = None, se
 def train_model(tenant: "TenantContext", *, today: dt.date | None = None, seed: int = 0) -> dict[str, Any]:
     """Train on the newest closed renewals and store the version (active when trained)."""
     today = today or today_utc()
-    with tenant.session() as session:
-        config = load_config(tenant, session)
-        rows = load_renewals(session, tenant.id, closed=True, today=today, limit=config.max_training_rows)
-    features = build_features(tenant, rows)
+    with collector_paused():
+        with tenant.session() as session:
+            config = load_config(tenant, session)
+            rows = load_renewals(session, tenant.id, closed=True, today=today, limit=config.max_training_rows)
+        features = build_features(tenant, rows)
     check = readiness(rows.won, min_rows=config.min_training_rows, min_per_class=config.min_per_class)
     if not check.ready:
         log.info("tenant %s: %s", tenant.id, check.message)
@@ -108,20 +110,22 @@ def score_open_renewals(tenant: "TenantContext", *, today: dt.date | None = None
             return {"scored": 0, "model_version": None, "message": "no trained model: rule flags only"}
         model = load_model(version)
         version_id, version_number = version.id, version.version
-        rows = load_renewals(session, tenant.id, closed=False, today=today)
-    features = build_features(tenant, rows)
-    x = model.matrix(features.names, features.matrix)
-    likelihoods = model.likelihood(x) if len(x) else np.zeros(0)
-    contributions = model.contributions(x) if len(x) else np.zeros((0, len(model.features)))
-    factors = model.top_factors(x, contributions, likelihoods, top=TOP_FACTORS)
-    now = utcnow()
-    with tenant.transaction() as session:
-        session.execute(delete(RiskScore).where(RiskScore.tenant_id == tenant.id))
-        scores = np.round(likelihoods, 6).tolist()
-        raw_insert(session, RiskScore.__table__,
-                   ("tenant_id", "opportunity_id", "model_version_id", "likelihood", "factors", "scored_at"),
-                   ((tenant.id, opportunity_id, version_id, scores[i], factors[i], now)
-                    for i, opportunity_id in enumerate(rows.ids.tolist())), json_columns=("factors",))
+    with collector_paused():
+        with tenant.session() as session:
+            rows = load_renewals(session, tenant.id, closed=False, today=today)
+        features = build_features(tenant, rows)
+        x = model.matrix(features.names, features.matrix)
+        likelihoods = model.likelihood(x) if len(x) else np.zeros(0)
+        contributions = model.contributions(x) if len(x) else np.zeros((0, len(model.features)))
+        factors = model.top_factors_json(x, contributions, likelihoods, top=TOP_FACTORS)
+        now = utcnow()
+        with tenant.transaction() as session:
+            session.execute(delete(RiskScore).where(RiskScore.tenant_id == tenant.id))
+            n = len(rows.ids)
+            raw_insert(session, RiskScore.__table__,
+                       ("tenant_id", "opportunity_id", "model_version_id", "likelihood", "factors", "scored_at"),
+                       zip(repeat(tenant.id, n), rows.ids.tolist(), repeat(version_id, n),
+                           np.round(likelihoods, 6).tolist(), factors, repeat(now, n)))
     return {"scored": int(len(rows.ids)), "model_version": version_number}
 
 

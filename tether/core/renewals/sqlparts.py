@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
-from typing import Any, Iterable, Sequence
+import threading
+from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import BigInteger, Integer
 from sqlalchemy.ext.compiler import compiles
@@ -86,6 +89,34 @@ def cents(column) -> ColumnElement:
 # more than the database work; these two run a compiled statement on the DBAPI cursor.
 
 
+_paused = 0
+_paused_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector over a bulk section.
+
+    Reading a few hundred thousand rows creates as many tuples, and every full collection
+    the allocations trigger walks the whole heap again: a quarter of a scoring run's CPU.
+    The rows hold no reference cycles, so nothing is lost by collecting once afterwards.
+    Nested and concurrent sections share one pause; the last to leave resumes collection."""
+    global _paused
+    with _paused_lock:
+        resume = _paused == 0 and gc.isenabled()
+        if resume or _paused:
+            _paused += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            if _paused:
+                _paused -= 1
+                if _paused == 0:
+                    gc.enable()
+
+
 def raw_fetchall(session, statement) -> list[tuple]:
     """All rows of a Core ``statement`` as plain tuples (no type processing)."""
     connection = session.connection()
@@ -102,40 +133,40 @@ def raw_fetchall(session, statement) -> list[tuple]:
 
 
 def raw_insert(session, table, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, json_columns=()) -> None:
-    """Insert plain rows; ``json_columns`` are encoded here, aware times stored naive UTC."""
+    """Insert plain rows; ``json_columns`` are encoded here, aware times stored naive UTC.
+
+    Values are converted column by column (a column is looked at only if it holds times or
+    JSON), so rows that need nothing reach the driver untouched."""
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     marker = "%s" if postgres else "?"
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
-    encode = [i for i, name in enumerate(columns) if name in json_columns]
-
+    values = [list(column) for column in zip(*rows)]
+    if not values:
+        return
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
     converted: dict[dt.datetime, Any] = {}   # rows of one batch mostly share their timestamps
 
-    def stored(value: dt.datetime) -> Any:
+    def stored(value: Any) -> Any:
+        if not isinstance(value, dt.datetime):
+            return value
         found = converted.get(value)
         if found is None:
             naive = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
             found = converted[value] = naive if postgres else naive.isoformat(" ")
         return found
 
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-
-    def prepared():
-        for row in rows:
-            row = list(row)
-            for i in encode:
-                row[i] = dumps(row[i])
-            for i, value in enumerate(row):
-                if isinstance(value, dt.datetime):
-                    row[i] = stored(value)
-            yield row
-
+    for position, name in enumerate(columns):
+        if name in json_columns:
+            values[position] = list(map(dumps, values[position]))
+        elif any(issubclass(kind, dt.datetime) for kind in set(map(type, values[position]))):
+            values[position] = list(map(stored, values[position]))
     cursor = connection.connection.cursor()
     try:
         if postgres:   # COPY in text format, written in blocks: one stream, no per-value adaptation
             with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
                 block: list[str] = []
-                for row in prepared():
+                for row in zip(*values):
                     block.append("\t".join(_copy_text(value) for value in row))
                     if len(block) >= 5000:
                         copy.write("\n".join(block) + "\n")
@@ -143,7 +174,7 @@ def raw_insert(session, table, columns: Sequence[str], rows: Iterable[Sequence[A
                 if block:
                     copy.write("\n".join(block) + "\n")
         else:
-            cursor.executemany(sql, list(prepared()))
+            cursor.executemany(sql, zip(*values))
     finally:
         cursor.close()
 
