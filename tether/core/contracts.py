@@ -112,8 +112,11 @@ class EntityApplierSpec:
     (``{"subject": "the activity's subject", ...}``); mappings naming others are refused.
     ``model`` is the ORM table the entity is stored in, when it has the core's external
     record columns (``external_source``, ``external_id``, ``source_modstamp``,
-    ``is_deleted``, ``updated_at``): the webhook inbox then tells stale notifications from
-    new ones, and the nightly reconcile finds records deleted at the source.
+    ``is_deleted``, ``updated_at``): the webhook inbox and the nightly reconcile (hard
+    deletes) then consider its rows whose ``external_source`` is the connector's name, as
+    for core tables. A table fed by several objects of one connector must not key them by
+    the connector's name alone (ids are unique per object only; reconcile of one object
+    would take the others' rows for deleted): Timeline uses ``"<connector>:<object>"``.
     Plugin entities are applied after the core's (companies, relationships, opportunities),
     so references to those resolve.
     """

@@ -43,7 +43,8 @@ def sync(org, tenant, *objects: str):
 def activities(tenant) -> dict[str, ActivityRecord]:
     with tenant.session() as session:
         return {a.external_id: a for a in session.scalars(select(ActivityRecord).where(
-            ActivityRecord.external_source == "salesforce"))}
+            ActivityRecord.external_source.in_(("salesforce:Task", "salesforce:Event",
+                                                "salesforce:OpportunityHistory"))))}
 
 
 def local_ids(tenant, model) -> dict[str, int]:
@@ -192,3 +193,15 @@ def test_a_task_outbound_message_lands_on_the_timeline_once(fake_org, tenant):
     [row] = activities(tenant).values()
     assert (row.subject, row.type, row.company_id) == ("Escalation call", "Call", local_ids(tenant, Company)[account])
     assert sync(fake_org, tenant, "Task")["Task"].records_applied == 0  # the poll brings the same version
+
+
+def test_the_nightly_reconcile_of_one_activity_object_leaves_the_others_alone(fake_org, tenant):
+    from tether.core.jobs.reconcile import reconcile_object
+
+    seed(fake_org)
+    sync(fake_org, tenant)
+    before = {k: a.is_deleted for k, a in activities(tenant).items()}
+    fake_org.clock.advance(SETTLE.total_seconds())
+    result = reconcile_object(tenant, "salesforce", "Task")
+    assert result.status == "success" and result.records_deleted == 0
+    assert {k: a.is_deleted for k, a in activities(tenant).items()} == before

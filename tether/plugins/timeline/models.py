@@ -39,9 +39,11 @@ class ActivityRecord(TenantScoped, ExternalRecord, Timestamps, Base):
 
     Synced activities are keyed by (``external_source``, ``external_id``) and follow the
     sync's rules: an older ``source_modstamp`` changes nothing, a deletion at the source
-    sets ``is_deleted`` (so an older copy arriving later cannot revive it). An activity
-    logged here and written back keeps ``external_source`` empty; its CRM id is in the
-    write-back's shadow rows until a change made in the CRM comes back.
+    sets ``is_deleted`` (so an older copy arriving later cannot revive it). Several objects
+    of one connector feed this table (Tasks, Events, stage history), and a connector's ids
+    are unique per object only, so ``external_source`` is ``"<connector>:<object>"``
+    (``salesforce:Task``). An activity logged here and written back keeps
+    ``external_source`` empty; its CRM id is in the write-back's shadow rows.
     """
 
     __tablename__ = "timeline_activities"
@@ -59,6 +61,8 @@ class ActivityRecord(TenantScoped, ExternalRecord, Timestamps, Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     relationship_id: Mapped[int | None] = mapped_column(ForeignKey("relationships.id", ondelete="SET NULL"))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
+    # "<connector>:<object>" (wider than the core's connector names).
+    external_source: Mapped[str | None] = mapped_column(String(120))
     # A synced activity's company and opportunity by their source ids, so one that arrives
     # before them is linked when they land (see sync.py).
     company_external_id: Mapped[str | None] = mapped_column(String(64))

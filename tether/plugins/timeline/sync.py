@@ -69,6 +69,12 @@ WRITTEN = ("type", "subject", "notes", "occurred_at", "duration_minutes", "autho
            "company_id", "relationship_id", "opportunity_id", "company_external_id", "opportunity_external_id")
 
 
+def source_of(connector: str, object_name: str) -> str:
+    """A synced activity's ``external_source``: several objects of a connector feed the table,
+    and ids are unique per object only."""
+    return f"{connector}:{object_name}"
+
+
 def applier_spec() -> EntityApplierSpec:
     return EntityApplierSpec(entity=ENTITY, apply=apply_page, fields=FIELDS, model=ActivityRecord, plugin=PLUGIN,
                              description="Timeline activities (a CRM's tasks, events, stage changes)")
@@ -93,7 +99,8 @@ class _Page:
                  types: Mapping[str, str], applied: EntityApplied) -> None:
         self.session = session
         self.tenant_id = tenant_id
-        self.source = page.connector
+        self.connector = page.connector
+        self.source = source_of(page.connector, page.object_name)
         self.full_reload = page.full_reload
         self.records = records
         self.types = types
@@ -147,7 +154,7 @@ class _Page:
         return found
 
     def _rows(self, records: Sequence[SyncedRecord]) -> list[dict[str, Any]]:
-        links = _References(self.session, self.tenant_id, self.source, records)
+        links = _References(self.session, self.tenant_id, self.connector, records)
         now = utcnow()
         rows = []
         for record in records:
@@ -161,7 +168,7 @@ class _Page:
                 "occurred_at": occurred_at(values.get("occurred_at")) or occurred_at(values.get("logged_at"))
                 or record.modstamp or now,
                 "duration_minutes": _minutes(values.get("duration_minutes")),
-                "author": (_text(values.get("author")) or self.source)[:200],
+                "author": (_text(values.get("author")) or self.connector)[:200],
                 "reporting_category": (_text(values.get("reporting_category")) or None),
                 "company_id": company_id, "relationship_id": relationship_id, "opportunity_id": opportunity_id,
                 "company_external_id": company_ref, "opportunity_external_id": opportunity_ref,
@@ -367,20 +374,22 @@ def link_waiting(tenant: "TenantContext", changes: ChangeSet) -> None:
     if changes.origin != "sync" or not changes.created or changes.entity not in ("company", "opportunity"):
         return
     table = ActivityRecord.__table__
+    # Activities synced from any object of the connector the records came from.
+    from_connector = table.c.external_source.like(bindparam("pat"), escape="\\")
     with tenant.transaction() as session:
         if changes.entity == "company":
             model = Company.__table__
             found = _created(session, tenant.id, model, [model.c.external_source, model.c.external_id, model.c.id],
                              changes.created)
-            rows = [{"src": src, "ref": ref, "cid": local_id} for src, ref, local_id in found if ref]
+            rows = [{"pat": _any_object_of(src), "ref": ref, "cid": local_id} for src, ref, local_id in found if ref]
             if rows:
                 session.connection().execute(
-                    update(table).where(table.c.tenant_id == tenant.id, table.c.external_source == bindparam("src"),
+                    update(table).where(table.c.tenant_id == tenant.id, from_connector,
                                         table.c.company_external_id == bindparam("ref"), table.c.company_id.is_(None))
                     .values(company_id=bindparam("cid")), rows)
                 # A reference to "a company or an opportunity" (a Task's WhatId) kept as an opportunity's.
                 session.connection().execute(
-                    update(table).where(table.c.tenant_id == tenant.id, table.c.external_source == bindparam("src"),
+                    update(table).where(table.c.tenant_id == tenant.id, from_connector,
                                         table.c.opportunity_external_id == bindparam("ref"),
                                         table.c.opportunity_id.is_(None), table.c.company_id.is_(None))
                     .values(company_id=bindparam("cid")), rows)
@@ -388,15 +397,21 @@ def link_waiting(tenant: "TenantContext", changes: ChangeSet) -> None:
         model = Opportunity.__table__
         found = _created(session, tenant.id, model, [model.c.external_source, model.c.external_id, model.c.id,
                                                      model.c.company_id, model.c.relationship_id], changes.created)
-        rows = [{"src": src, "ref": ref, "oid": local_id, "cid": company_id, "rid": relationship_id}
+        rows = [{"pat": _any_object_of(src), "ref": ref, "oid": local_id, "cid": company_id, "rid": relationship_id}
                 for src, ref, local_id, company_id, relationship_id in found if ref]
         if rows:
             session.connection().execute(
-                update(table).where(table.c.tenant_id == tenant.id, table.c.external_source == bindparam("src"),
+                update(table).where(table.c.tenant_id == tenant.id, from_connector,
                                     table.c.opportunity_external_id == bindparam("ref"),
                                     table.c.opportunity_id.is_(None))
                 .values(opportunity_id=bindparam("oid"), company_id=func.coalesce(table.c.company_id, bindparam("cid")),
                         relationship_id=bindparam("rid")), rows)
+
+
+def _any_object_of(connector: str) -> str:
+    """A LIKE pattern for the activities of any object of ``connector`` ("<connector>:<object>")."""
+    escaped = connector.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}:%"
 
 
 def _created(session: Session, tenant_id: str, model: Any, columns: list[Any], ids: Sequence[int]) -> list[tuple]:
