@@ -114,6 +114,12 @@ def plugin_job_specs(tenant: "TenantContext") -> list[JobSpec]:
 
 
 def resolve(tenant: "TenantContext", job: str, catalog: dict[str, JobKind] | None = None) -> JobKind:
+    if catalog is None and job in CORE_JOBS:  # the hot path: no plugin hooks to run for a core job
+        from . import builtin
+
+        for kind in builtin.core_kinds(tenant):
+            if kind.name == job:
+                return kind
     catalog = catalog if catalog is not None else job_catalog(tenant)
     try:
         return catalog[job]
