@@ -23,15 +23,16 @@ page at a time, in the page's transaction. Per page:
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from tether.core.contracts import ChangeSet, EntityApplied, EntityApplierSpec, EntityPage, SyncedRecord
 from tether.core.store import Company, Opportunity
 from tether.core.store.types import utcnow
+from tether.core.sync.upsert import UpsertWriter
 
 from .activities import PLUGIN
 from .models import BUILT_IN_TYPES, ActivityRecord, ActivityType
@@ -67,6 +68,11 @@ FIELDS: dict[str, str] = {
 # is written as its default, exactly as an insert would).
 WRITTEN = ("type", "subject", "notes", "occurred_at", "duration_minutes", "author", "reporting_category",
            "company_id", "relationship_id", "opportunity_id", "company_external_id", "opportunity_external_id")
+UPSERT_COLUMNS = ("tenant_id", "external_source", "external_id", "source_modstamp", "is_deleted", "deleted_at",
+                  "created_at", "updated_at", *WRITTEN, "internal_attendees", "external_attendees")
+_as_tuple = itemgetter(*UPSERT_COLUMNS)
+# Shared by every synced row (never mutated), so the writer converts it to JSON once per page.
+NO_ATTENDEES: list[str] = []
 
 
 def source_of(connector: str, object_name: str) -> str:
@@ -106,6 +112,7 @@ class _Page:
         self.types = types
         self.applied = applied
         self.table = ActivityRecord.__table__
+        self._writer: UpsertWriter | None = None
 
     def apply(self) -> None:
         stored = self._stored([r.external_id for r in self.records])
@@ -172,7 +179,8 @@ class _Page:
                 "reporting_category": (_text(values.get("reporting_category")) or None),
                 "company_id": company_id, "relationship_id": relationship_id, "opportunity_id": opportunity_id,
                 "company_external_id": company_ref, "opportunity_external_id": opportunity_ref,
-                "internal_attendees": [], "external_attendees": [], "created_at": now, "updated_at": now,
+                "internal_attendees": NO_ATTENDEES, "external_attendees": NO_ATTENDEES, "created_at": now,
+                "updated_at": now,
             })
         return rows
 
@@ -209,23 +217,17 @@ class _Page:
         return [r for r in rows if id(r) not in repeated]
 
     def _upsert(self, rows: list[dict[str, Any]]) -> dict[str, int]:
-        table = self.table
-        dialect = self.session.get_bind().dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-        excluded = insert.excluded
-        newer = (excluded.source_modstamp >= table.c.source_modstamp if self.full_reload
-                 else excluded.source_modstamp > table.c.source_modstamp)
-        statement = insert.on_conflict_do_update(
-            index_elements=[table.c.tenant_id, table.c.external_source, table.c.external_id],
-            set_={**{name: excluded[name] for name in WRITTEN}, "source_modstamp": excluded.source_modstamp,
-                  "is_deleted": False, "deleted_at": None, "updated_at": excluded.updated_at},
-            where=or_(table.c.source_modstamp.is_(None), excluded.source_modstamp.is_(None), newer),
-        ).returning(table.c.id, table.c.external_id)
-        written: dict[str, int] = {}
-        for start in range(0, len(rows), 500):
-            for local_id, external_id in self.session.execute(statement, rows[start:start + 500]):
-                written[external_id] = local_id
-        return written
+        """The core sync's own upsert statement (multi-row on SQLite, pipelined on PostgreSQL),
+        keyed on (tenant, source, id), with the stamp rule in its WHERE."""
+        if self._writer is None:
+            self._writer = UpsertWriter(self.session.get_bind().dialect, self.table, UPSERT_COLUMNS,
+                                        merge_attributes=False, full_reload=self.full_reload)
+        cursor = self.session.connection().connection.cursor()
+        try:
+            written = self._writer.write(cursor, [_as_tuple(row) for row in rows])
+        finally:
+            cursor.close()
+        return {external_id: local_id for external_id, (local_id, _) in written.items()}
 
     def _hide(self, hide: Sequence[tuple[SyncedRecord, int]]) -> list[int]:
         table = self.table
