@@ -13,7 +13,8 @@ from tether.core.contracts import ChangeSet, EntityPage, SyncedRecord, TimelineQ
 from tether.plugins.timeline.feed import local_feed
 from tether.plugins.timeline.measures import activities_last_90_days, days_since_last_activity
 from tether.plugins.timeline.models import ActivityRecord, ActivityType
-from tether.plugins.timeline.sync import apply_page, link_waiting
+from tether.plugins.timeline.sync import apply_page
+from tether.plugins.timeline.sync_links import link_waiting
 
 from .conftest import client_for
 

@@ -14,7 +14,7 @@ Entities plugins own (``tether_entity_appliers``) are applied through
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session

@@ -43,7 +43,7 @@ def tether_entity_appliers(tenant):
 
 @hookimpl
 def tether_records_changed(tenant, changes):
-    from .sync import link_waiting
+    from .sync_links import link_waiting
 
     link_waiting(tenant, changes)
 
