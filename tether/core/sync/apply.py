@@ -55,7 +55,6 @@ class Row:
     modstamp: dt.datetime | None
     deleted: bool = False
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
-    relationship: Any = None  # RelationshipAssignment from tether_assign_relationships
 
 
 @dataclasses.dataclass
