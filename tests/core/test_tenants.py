@@ -121,3 +121,14 @@ def test_types_created_through_the_api_survive_a_manifest_apply(tether_store, ho
     result = apply(tether_store, host, manifest_data(relationship_types=[]))
     assert "removed relationship type 'Product'" in result.changes
     assert ("Project", "admin", "made in the API") in snapshot(tether_store)["types"]
+
+
+def test_mappings_must_name_an_entity_the_tenant_can_apply(tether_store, plugin_host):
+    base = {"tenant": {"id": "acme", "name": "Acme"}, "plugins": [
+        {"name": "salesforce", "config": {"instance_url": "https://acme.my.salesforce.com"}}]}
+    mapping = {"connector": "salesforce", "object": "Task", "entity": "activity", "fields": []}
+    with pytest.raises(ManifestError) as caught:
+        apply(tether_store, plugin_host, {**base, "mappings": [mapping]})
+    assert "no enabled plugin applies entity 'activity'" in caught.value.errors["mappings[0].entity"][0]
+    with_timeline = {**base, "plugins": base["plugins"] + [{"name": "timeline"}], "mappings": [mapping]}
+    assert apply(tether_store, plugin_host, with_timeline).created

@@ -296,7 +296,10 @@ class FieldMappingSchema(_Strict):
 class ObjectMappingSchema(_Strict):
     connector = fields.String(required=True)
     object = fields.String(required=True)
-    entity = fields.String(required=True, validate=validate.OneOf(["company", "relationship", "opportunity", "activity", "user"]))
+    # Core entities or ones plugins own (``tether_entity_appliers``); checked against the
+    # tenant's enabled plugins when the manifest is applied.
+    entity = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z][a-z0-9_]{0,62}$", error="must be an entity name such as opportunity, company or activity"))
     external_id_field = fields.String(load_default=None, allow_none=True)
     fields_ = fields.List(fields.Nested(FieldMappingSchema), data_key="fields", load_default=list)
 

@@ -13,6 +13,9 @@ from .plugins import PluginHost, TenantContext
 from .store import PluginInstallation, Relationship, RelationshipType, Store, Tenant, User
 
 
+CORE_ENTITIES = frozenset({"company", "relationship", "opportunity", "user"})
+
+
 @dataclasses.dataclass
 class ApplyResult:
     tenant_id: str
@@ -68,6 +71,11 @@ def _validate_with_plugins(context: TenantContext, manifest: TenantManifest) -> 
             path, _, text = message.partition(": ")
             key = f"plugins[{index}].config" + (f".{path}" if text else "")
             errors.setdefault(key, []).append(text or message)
+    known = CORE_ENTITIES | {spec.entity for specs in context.hooks.tether_entity_appliers() or [] for spec in specs or []}
+    for index, mapping in enumerate(manifest.mappings):
+        if mapping["entity"] not in known:
+            errors.setdefault(f"mappings[{index}].entity", []).append(
+                f"no enabled plugin applies entity {mapping['entity']!r} (known: {', '.join(sorted(known))})")
     if errors:
         raise ManifestError(manifest.source, errors)
 
