@@ -14,7 +14,7 @@ from tether.core.plugins import PluginHost
 from tether.core.store.models import Company, JobRun, Opportunity, SyncCursor
 from tether.core.sync.engine import SyncOptions, sync_object, sync_tenant
 from tether.core.sync.mappings import resolve_mappings
-from tether.core.tenants import apply_manifest, load_context
+from tether.core.tenants import apply_manifest, load_context, set_plugin_enabled
 from tether.plugins.timeline.feed import local_feed
 from tether.plugins.timeline.measures import days_since_last_activity
 from tether.plugins.timeline.models import ActivityRecord
@@ -174,8 +174,11 @@ def test_an_activity_that_arrives_before_its_company_is_linked_when_it_lands(not
     assert _activities(tenant)["n1"].company_id == _ids(tenant, Company)["o-late"]
 
 
-def test_without_an_enabled_plugin_that_applies_it_an_entity_is_not_synced_inbound(notes_tenant):
-    tenant, source = notes_tenant(plugins=())
+def test_an_entity_whose_plugin_was_disabled_after_apply_is_not_synced_inbound(notes_tenant, tether_store, memory_host):
+    # Applying refuses such a mapping (tests/core/test_tenants.py); disabling the plugin later must not sync it either.
+    notes_tenant(plugins=("timeline",))
+    assert set_plugin_enabled(tether_store, memory_host, "acme", "timeline", False)
+    tenant, source = load_context(tether_store, memory_host, "acme"), SOURCES["acme"]
     source.put("Note", "n1", Subject="Intro call", Done=True)
     result = sync_object(tenant, "memory", "Note")
     assert result.status == "failed"
