@@ -18,7 +18,9 @@ from .world import World, build_world
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed on request (TETHER_SCREENSHOTS=docs/screenshots make test);
+# otherwise they go to a temporary folder so a test run leaves the checkout clean.
+SCREENSHOTS_ENV = "TETHER_SCREENSHOTS"
 
 
 def chromium_path() -> str | None:
@@ -36,8 +38,9 @@ def world(request, plugin_host, tmp_path_factory) -> Iterator[World]:
             pytest.skip("PostgreSQL tests need TETHER_TEST_POSTGRES_URL")
         store = database.new_store()
     # Screenshots come from the SQLite run only: one set, whatever the backends.
+    screenshots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path_factory.mktemp("screenshots"))
     built = build_world(store, plugin_host, tmp_path_factory.mktemp("web-home"),
-                        screenshots=SCREENSHOTS if request.param == "sqlite" else None)
+                        screenshots=screenshots if request.param == "sqlite" else None)
     yield built
     built.close()
     if request.param == "sqlite":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+import numpy as np
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
@@ -24,6 +25,18 @@ def fetch_all(connection: Connection, stmt) -> list[tuple]:
         return [tuple(row) for row in result]
     finally:
         result.close()
+
+
+def fetch_table(connection: Connection, stmt, width: int) -> np.ndarray:
+    """All rows of a Core statement as one (rows × ``width``) object array: a column is then a
+    slice, without transposing the tuples in Python."""
+    rows = fetch_all(connection, stmt)
+    table = np.array(rows, dtype=object) if rows else np.empty((0, width), dtype=object)
+    if table.shape != (len(rows), width):  # a value that numpy took for a sequence
+        table = np.empty((len(rows), width), dtype=object)
+        for position, column in enumerate(zip(*rows)):
+            table[:, position] = column
+    return table
 
 
 def processor(connection: Connection, table: Table, column: str):

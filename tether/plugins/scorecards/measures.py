@@ -51,10 +51,12 @@ LABELS = {"arr": "ARR", "mrr": "MRR", "employees": "Employees", "industry": "Ind
 class MeasureColumn(Mapping[int, Any]):
     """``{entity_id: value}`` backed by sorted id and value arrays (NaN or None = no data)."""
 
-    def __init__(self, ids: np.ndarray, values: np.ndarray) -> None:
-        order = np.argsort(ids, kind="stable")
-        self.ids = ids[order]
-        self.values = values[order]
+    def __init__(self, ids: np.ndarray, values: np.ndarray, *, ordered: bool = False) -> None:
+        if ordered:  # the caller vouches that ids ascend
+            self.ids, self.values = ids, values
+        else:
+            order = np.argsort(ids, kind="stable")
+            self.ids, self.values = ids[order], values[order]
         self._present = _present(self.values)
 
     def __getitem__(self, key: int) -> Any:
@@ -73,7 +75,7 @@ class MeasureColumn(Mapping[int, Any]):
 
 def _present(values: np.ndarray) -> np.ndarray:
     if values.dtype == object:
-        return np.array([v is not None for v in values], dtype=bool)
+        return np.not_equal(values, None)
     return ~np.isnan(values)
 
 
@@ -91,9 +93,13 @@ def align(result: Mapping[int, Any] | None, ids: np.ndarray, kind: str) -> np.nd
                                                                                   np.ndarray)):
         keys = np.fromiter(result.keys(), dtype=np.int64, count=len(result))
         values = np.array(list(result.values()), dtype=object) if picklist \
-            else _numbers([None if isinstance(v, bool) else v for v in result.values()])
+            else numbers([None if isinstance(v, bool) else v for v in result.values()])
         result = MeasureColumn(keys, values)
     known, values = result.ids, result.values  # type: ignore[union-attr]
+    if known is ids or (len(known) == len(ids) and np.array_equal(known, ids)):  # read with these very entities
+        if picklist:
+            return values if values.dtype == object else values.astype(object)
+        return values.astype(float)
     pos = np.minimum(np.searchsorted(known, ids), max(len(known) - 1, 0))
     hit = known[pos] == ids if len(known) else np.zeros(len(ids), dtype=bool)
     if picklist:
@@ -133,40 +139,44 @@ def load_fields(tenant: TenantContext, entity_kind: str, wanted: Mapping[str, tu
     """Several field measures of one entity kind in one query: ``{key: (field, kind)}`` → ``{key: column}``."""
     table = TABLES[entity_kind].__table__
     keys = list(wanted)
-    columns = []
-    for key in keys:
-        field = wanted[key][0]
-        head, _, name = field.partition(".")
-        if head == "attributes":
-            columns.append(table.c.attributes[name].as_string())
-        elif field in MONEY_COLUMNS:
-            columns.append(type_coerce(table.c[field], BigInteger))  # cents, without a Decimal per row
-        else:
-            columns.append(table.c[field])
+    columns = [field_column(table, wanted[key][0]) for key in keys]
     stmt = select(table.c.id, *columns).where(table.c.tenant_id == tenant.id, table.c.is_deleted.is_(False))
     stmt = _restrict(stmt, table.c.id, ids)
     with tenant.session() as session:
         rows = fetch_all(session.connection(), stmt)
     transposed = list(zip(*rows)) if rows else [()] * (len(columns) + 1)
     entity_ids = np.array(transposed[0], dtype=np.int64)
-    found: dict[str, MeasureColumn] = {}
-    for position, key in enumerate(keys, start=1):
-        field, kind = wanted[key]
-        if kind == "picklist":
-            values = np.empty(len(rows), dtype=object)
-            values[:] = transposed[position]
-        else:
-            values = _numbers(transposed[position])
-            if field in MONEY_COLUMNS:
-                values = values / 100.0
-        found[key] = MeasureColumn(entity_ids, values)
-    return found
+    return {key: MeasureColumn(entity_ids, field_values(*wanted[key], transposed[position]))
+            for position, key in enumerate(keys, start=1)}
 
 
-def _numbers(values: Sequence[Any]) -> np.ndarray:
+def field_column(table, field: str):
+    """The column (or JSON attribute, as text) a field measure reads; money as integer cents."""
+    head, _, name = field.partition(".")
+    if head == "attributes":
+        return table.c.attributes[name].as_string()
+    if field in MONEY_COLUMNS:
+        return type_coerce(table.c[field], BigInteger)  # cents, without a Decimal per row
+    return table.c[field]
+
+
+def field_values(field: str, kind: str, values: Sequence[Any]) -> np.ndarray:
+    """A field measure's values as read by :func:`field_column`: objects (None = no data) for
+    picklists, floats (NaN = no data) for numbers, money in currency units."""
+    if kind == "picklist":
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            return values
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    out = numbers(values)
+    return out / 100.0 if field in MONEY_COLUMNS else out
+
+
+def numbers(values: Sequence[Any]) -> np.ndarray:
     """Floats with NaN for missing values; text that is not a number counts as missing."""
     try:
-        return np.array(values, dtype=float)
+        return np.asarray(values).astype(float) if isinstance(values, np.ndarray) else np.array(values, dtype=float)
     except (TypeError, ValueError):
         return np.fromiter((_float(v) for v in values), dtype=float, count=len(values))
 

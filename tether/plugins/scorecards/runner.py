@@ -13,25 +13,26 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 import logging
 import time
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import BigInteger, select, type_coerce, update
+from sqlalchemy import select, update
 
 from tether.core.errors import DomainError
 from tether.core.plugins import TenantContext
-from tether.core.store import Company, Relationship, RelationshipType
+from tether.core.renewals.sqlparts import collector_paused
 from tether.core.store.types import utcnow
 
 from .definitions import PLUGIN, effective_scorecards
-from .bulk import fetch_all
-from .measures import MONEY_COLUMNS, align, available_measures, load_fields
+from .entities import assign, companies_of, load_entities
+from .measures import MeasureColumn, align, available_measures
 from .models import ScoreOverride, ScoreRun
-from .scoring import CompiledScorecard, ScoredBatch, compile_scorecard, condition_mask, score_batch
+from .rollup import rollup_scores
+from .scoring import CompiledScorecard, ScoredBatch, compile_scorecard, score_batch
 from .writes import clear_kind, end_overrides, fingerprint, prune_runs, snapshot_if_due, write_scores
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ class RunReport:
 def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
                 only: Mapping[str, Sequence[int]] | None = None) -> RunReport:
     """Score every company and relationship of the tenant (or only the given ids)."""
+    with collector_paused():
+        return _run(tenant, trigger, only)
+
+
+def _run(tenant: TenantContext, trigger: str, only: Mapping[str, Sequence[int]] | None) -> RunReport:
     clock = time.perf_counter()
     started = utcnow()
     full = only is None
@@ -76,10 +82,11 @@ def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
         session.flush()
         report.run_id = run.id
     layouts: dict[str, list[str]] = {}
+    rolled_up: MeasureColumn | None = None
     wanted = {kind: list(ids) for kind, ids in (only or {}).items()}
     if not full and wanted.get("relationship"):
         wanted.setdefault("company", [])
-        wanted["company"] = sorted(set(wanted["company"]) | _companies_of(tenant, wanted["relationship"]))
+        wanted["company"] = sorted(set(wanted["company"]) | companies_of(tenant, wanted["relationship"]))
     for kind in KINDS:
         kind_cards = [c for c in cards if c["entity"] == kind]
         if not full and not wanted.get(kind):
@@ -95,18 +102,33 @@ def run_scoring(tenant: TenantContext, *, trigger: str = "on_demand",
             if missing:
                 report.missing_measures[card.name] = missing
         lap = time.perf_counter()
-        ids, columns = _load_entities(tenant, kind, kind_cards, None if full else wanted[kind])
-        choice = _assign(kind_cards, ids, columns)
-        cache = _compute_measures(tenant, kind, ids, {k for c in compiled for k in c.keys}, measures)
+        keys = {k for c in compiled for k in c.keys}
+        own_fields = {key: (key[len("field:"):], measures[key].kind) for key in keys
+                      if key.startswith("field:") and _own(measures.get(key), kind)}
+        # A full run rolls the relationship scores it has just computed up to their companies.
+        for_rollup = full and kind == "relationship" and _own(measures.get("relationship_health"), "company") \
+            and any(m["key"] == "relationship_health" for c in cards if c["entity"] == "company" for m in c["measures"])
+        entities = load_entities(tenant, kind, kind_cards, None if full else wanted[kind], own_fields,
+                                 for_rollup=for_rollup)
+        ids = entities.ids
+        choice = assign(kind_cards, ids, entities.criteria)
+        cache: dict[str, Any] = dict(entities.fields)
+        if kind == "company" and rolled_up is not None and "relationship_health" in keys:
+            cache["relationship_health"] = rolled_up
+        cache.update(_compute_measures(tenant, kind, ids, keys - set(cache), measures))
         overrides = _active_overrides(tenant, kind, started, None if full else ids)
         lap = _lap(report, "read", lap)
         result = _score(tenant, compiled, kind_cards, choice, ids, cache, kinds_of, {} if full else overrides)
+        if for_rollup:
+            method = tenant.config_for(PLUGIN).get("relationship_rollup") or "average"
+            company_ids, scores = rollup_scores(entities.company_ids, result["overall"], entities.arr_cents, method)
+            rolled_up = MeasureColumn(company_ids, scores, ordered=True)
         lap = _lap(report, "score", lap)
         report.written[kind] = write_scores(tenant, kind, run_id=run.id, full=full, now=started, **result)
         _lap(report, "write", lap)
         report.scored[kind] = len(ids)
         report.not_applicable[kind] = int(np.isnan(result["overall"]).sum())
-        counts = Counter(result["cards"])
+        counts = Counter(result["cards"].tolist())
         for card in compiled:
             report.by_scorecard[card.name] = counts.get(card.name, 0)
     with tenant.transaction() as session:
@@ -132,111 +154,27 @@ def _lap(report: RunReport, phase: str, since: float) -> float:
 # -- entities and scorecard assignment ------------------------------------------------
 
 
-def _companies_of(tenant: TenantContext, relationship_ids: Sequence[int]) -> set[int]:
-    with tenant.session() as session:
-        found: set[int] = set()
-        for start in range(0, len(relationship_ids), CHUNK):
-            chunk = list(relationship_ids[start:start + CHUNK])
-            found.update(session.scalars(select(Relationship.company_id).where(Relationship.id.in_(chunk))))
-        return found
-
-
-def _load_entities(tenant: TenantContext, kind: str, cards: Sequence[Mapping[str, Any]],
-                   only: Sequence[int] | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Live entity ids in id order, and the columns the scorecards' criteria test."""
-    table = (Company if kind == "company" else Relationship).__table__
-    fields = sorted({c["field"] for card in cards for c in card.get("criteria", [])})
-    selected = []
-    for name in fields:
-        head, _, rest = name.partition(".")
-        if head == "attributes":
-            selected.append(table.c.attributes[rest].as_string())
-        elif name == "type":
-            types = RelationshipType.__table__
-            selected.append(select(types.c.name).where(types.c.id == table.c.type_id).scalar_subquery())
-        elif name in MONEY_COLUMNS:
-            selected.append(type_coerce(table.c[name], BigInteger))
-        else:
-            selected.append(table.c[name])
-    stmt = select(table.c.id, *selected).where(table.c.tenant_id == tenant.id, table.c.is_deleted.is_(False)) \
-        .order_by(table.c.id)
-    rows: list[Any] = []
-    with tenant.session() as session:
-        connection = session.connection()
-        if only is None:
-            rows = fetch_all(connection, stmt)
-        else:
-            for start in range(0, len(only), CHUNK):
-                rows += fetch_all(connection, stmt.where(table.c.id.in_(list(only[start:start + CHUNK]))))
-    if not fields:  # only ids: one C-level conversion
-        return np.sort(np.array(rows, dtype=np.int64).reshape(-1)), {}
-    transposed = list(zip(*rows)) if rows else [()] * (len(fields) + 1)
-    order = np.argsort(np.array(transposed[0], dtype=np.int64), kind="stable")
-    ids = np.array(transposed[0], dtype=np.int64)[order]
-    columns: dict[str, np.ndarray] = {}
-    for position, name in enumerate(fields, start=1):
-        values = [transposed[position][i] for i in order.tolist()]
-        if name in MONEY_COLUMNS:
-            columns[name] = np.array([np.nan if v is None else v / 100.0 for v in values], dtype=float)
-        elif name == "employees":
-            columns[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-        else:
-            columns[name] = np.array(values, dtype=object)
-    return ids, columns
-
-
-def _assign(cards: Sequence[Mapping[str, Any]], ids: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Index into ``cards`` of each entity's one scorecard: first matching by priority, else the default."""
-    choice = np.full(len(ids), -1)
-    ranked = sorted((i for i, c in enumerate(cards) if not c.get("default")),
-                    key=lambda i: (cards[i].get("priority", 100), cards[i]["name"]))
-    for index in ranked:
-        mask = choice == -1
-        for criterion in cards[index]["criteria"]:
-            mask &= condition_mask({"on": "value", **criterion}, columns[criterion["field"]],
-                                   np.empty(0), None)  # type: ignore[arg-type]
-        choice[mask] = index
-    default = next((i for i, c in enumerate(cards) if c.get("default")), None)
-    if default is not None:
-        choice[choice == -1] = default
-    return choice
-
-
 # -- measures and scores --------------------------------------------------------------
+
+
+def _own(measure: Any, kind: str) -> bool:
+    """Whether a measure is this plugin's own, for this kind (the run may then read it its own way)."""
+    return measure is not None and measure.plugin == PLUGIN and kind in measure.entity_kinds
 
 
 def _compute_measures(tenant: TenantContext, kind: str, ids: np.ndarray, keys: set[str],
                       measures: Mapping[str, Any]) -> dict[str, Any]:
-    """Each measure once for every entity of the kind; a failing measure names its plugin.
-
-    This plugin's own measures (its field measures read together in one query) run on a
-    worker thread while other plugins' measures run here, one after the other: the
-    database does most of the work and releases the GIL meanwhile, and code of other
-    plugins is never run on threads it did not ask for."""
+    """Each measure once for every entity of the kind; a failing measure names its plugin."""
     cache: dict[str, Any] = {}
     id_list = ids.tolist()
-    usable = {key: measures[key] for key in sorted(keys)
-              if key in measures and kind in measures[key].entity_kinds and id_list}
-    own = {key: m for key, m in usable.items() if m.plugin == PLUGIN}
-    own_fields = {key: (key[len("field:"):], m.kind) for key, m in own.items() if key.startswith("field:")}
-
-    def compute_own() -> dict[str, Any]:
-        found: dict[str, Any] = load_fields(tenant, kind, own_fields, id_list) if own_fields else {}
-        for key, measure in own.items():
-            if key not in own_fields:
-                found[key] = measure.compute(tenant, kind, id_list)
-        return found
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorecards-measures") as pool:
-        own_result = pool.submit(compute_own)
-        for key, measure in usable.items():
-            if key in own:
-                continue
-            try:
-                cache[key] = measure.compute(tenant, kind, id_list)
-            except Exception as exc:
-                raise tenant.host.attribute(exc, "tether_health_measures", tenant.id) from exc
-        cache.update(own_result.result())
+    for key in sorted(keys):
+        measure = measures.get(key)
+        if measure is None or kind not in measure.entity_kinds or not id_list:
+            continue
+        try:
+            cache[key] = measure.compute(tenant, kind, id_list)
+        except Exception as exc:
+            raise tenant.host.attribute(exc, "tether_health_measures", tenant.id) from exc
     return cache
 
 
@@ -259,38 +197,37 @@ def _score(tenant: TenantContext, cards: Sequence[CompiledScorecard], definition
     n = len(ids)
     overall = np.full(n, np.nan)
     overridden = np.zeros(n, dtype=bool)
-    exception, blobs, labels, colors, names = (np.full(n, None, dtype=object) for _ in range(5))
+    exception, labels, colors, names = (np.full(n, None, dtype=object) for _ in range(4))
     fingerprints = np.zeros(n, dtype=np.int64)
+    # Per scorecard: its rows and their measure scores (packed into bytes only for rows written).
+    measure_scores: list[tuple[np.ndarray, np.ndarray]] = []
     custom = bool(tenant.hooks.implementers("tether_health_score"))
+    aligned = {key: align(cache.get(key), ids, kinds_of.get(key, "numeric")) for card in cards for key in card.keys}
     for index, card in enumerate(cards):
         rows = np.flatnonzero(choice == index)
         if not len(rows):
             continue
-        sub_ids = ids[rows]
-        raw = [align(cache.get(key), sub_ids, kinds_of.get(key, "numeric")) for key in card.keys]
+        every = len(rows) == n
+        sub_ids = ids if every else ids[rows]
+        raw = [aligned[key] if every else aligned[key][rows] for key in card.keys]
         measure_overrides, overall_overrides = _override_maps(card, sub_ids, overrides)
         weighting = _plugin_weighting(tenant, definitions[index], card, sub_ids, raw) if custom else None
         batch: ScoredBatch = score_batch(card, raw, measure_overrides=measure_overrides,
                                          overall_overrides=overall_overrides, weighting=weighting)
         scores = np.round(batch.overall, 2)
+        ranges = card.scheme.range_index(scores)
         overall[rows] = scores
         overridden[rows] = batch.overridden
-        card_labels, card_colors = card.scheme.labels_for(card.scheme.range_index(scores))
-        labels[rows] = np.array(card_labels, dtype=object)
-        colors[rows] = np.array(card_colors, dtype=object)
+        labels[rows] = np.array((*card.scheme.labels, None), dtype=object)[ranges]
+        colors[rows] = np.array((*card.scheme.colors, None), dtype=object)[ranges]
         names[rows] = card.name
         rule_names = np.array([rule.get("name") or rule["measure"] for rule in card.exceptions] + [None], dtype=object)
         exception[rows] = rule_names[batch.exception]
-        fingerprints[rows] = fingerprint(card.name, scores, card.scheme.range_index(scores), batch.exception,
-                                         batch.overridden, batch.measures)
-        packed = batch.measures.astype(np.float32).tobytes()
-        width = 4 * len(card.keys)
-        card_blobs = np.empty(len(rows), dtype=object)
-        card_blobs[:] = [packed[i * width:(i + 1) * width] for i in range(len(rows))]
-        blobs[rows] = card_blobs
-    return {"ids": ids, "overall": overall, "labels": labels.tolist(), "colors": colors.tolist(),
-            "cards": names.tolist(), "exceptions": exception.tolist(), "overridden": overridden, "blobs": blobs.tolist(),
-            "fingerprints": fingerprints}
+        shown = json.dumps([card.name, card.scheme.labels, card.scheme.colors, rule_names[:-1].tolist()])
+        fingerprints[rows] = fingerprint(shown, scores, ranges, batch.exception, batch.overridden, batch.measures)
+        measure_scores.append((rows, batch.measures.astype(np.float32)))
+    return {"ids": ids, "overall": overall, "labels": labels, "colors": colors, "cards": names, "exceptions": exception,
+            "overridden": overridden, "measure_scores": measure_scores, "fingerprints": fingerprints}
 
 
 def _plugin_weighting(tenant: TenantContext, definition: Mapping[str, Any], card: CompiledScorecard,

@@ -82,7 +82,8 @@ def measure_score(scoring: Mapping[str, Any], raw: np.ndarray) -> np.ndarray:
 
 def measure_matrix(card: CompiledScorecard, raw: Sequence[np.ndarray]) -> np.ndarray:
     n = len(raw[0]) if raw else 0
-    matrix = np.full((n, len(card.keys)), np.nan)
+    # Column-major: each measure's scores are contiguous, as the weighted means read them.
+    matrix = np.full((n, len(card.keys)), np.nan, order="F")
     for column, (scoring, values) in enumerate(zip(card.scorings, raw)):
         matrix[:, column] = measure_score(scoring, values)
     return matrix
@@ -93,27 +94,41 @@ def measure_matrix(card: CompiledScorecard, raw: Sequence[np.ndarray]) -> np.nda
 
 def weighted_mean(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Row-wise mean of ``scores`` (n × k) weighted by ``weights`` (k,), skipping NaN."""
-    if scores.shape[1] == 0:
-        return np.full(scores.shape[0], np.nan)
-    present = ~np.isnan(scores)
-    total = present @ weights
-    summed = np.where(present, scores, 0.0) @ weights
+    return _weighted_mean([scores[:, j] for j in range(scores.shape[1])], weights, scores.shape[0])
+
+
+def _weighted_mean(columns: Sequence[np.ndarray], weights: np.ndarray, n: int) -> np.ndarray:
+    """:func:`weighted_mean` over separate columns, one column at a time (no n × k temporaries)."""
+    if not len(columns):
+        return np.full(n, np.nan)
+    total = np.zeros(n)
+    summed = np.zeros(n)
+    for column, weight in zip(columns, weights.tolist()):
+        present = ~np.isnan(column)
+        total += present * weight
+        summed += np.where(present, column, 0.0) * weight
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, summed / np.where(total > 0, total, 1.0), np.nan)
 
 
+def _group_columns(card: CompiledScorecard, matrix: np.ndarray) -> list[np.ndarray]:
+    return [_weighted_mean([matrix[:, j] for j in np.flatnonzero(card.group_of == g)],
+                           card.weights[card.group_of == g], matrix.shape[0])
+            for g in range(len(card.group_names))]
+
+
 def group_scores(card: CompiledScorecard, matrix: np.ndarray) -> np.ndarray:
-    columns = [weighted_mean(matrix[:, card.group_of == g], card.weights[card.group_of == g])
-               for g in range(len(card.group_names))]
+    columns = _group_columns(card, matrix)
     return np.column_stack(columns) if columns else np.empty((matrix.shape[0], 0))
 
 
 def overall_scores(card: CompiledScorecard, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    groups = group_scores(card, matrix)
-    ungrouped = card.group_of == -1
-    top = np.hstack([groups, matrix[:, ungrouped]])
+    groups = _group_columns(card, matrix)
+    ungrouped = np.flatnonzero(card.group_of == -1)
+    top = groups + [matrix[:, j] for j in ungrouped]
     weights = np.concatenate([card.group_weights, card.weights[ungrouped]])
-    return weighted_mean(top, weights), groups
+    overall = _weighted_mean(top, weights, matrix.shape[0])
+    return overall, np.column_stack(groups) if groups else np.empty((matrix.shape[0], 0))
 
 
 # -- 4. exceptions and overrides ------------------------------------------------------
@@ -132,25 +147,13 @@ def condition_mask(when: Mapping[str, Any], raw: np.ndarray, scores: np.ndarray,
             (str(target).casefold() if target is not None else None)
     else:
         values = raw
-    missing = np.array([v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool) \
-        if values.dtype == object else np.isnan(values)
+    if values.dtype == object:
+        return _object_mask(values, op, target)
+    missing = np.isnan(values)
     if op == "empty":
         return missing
     if op == "not_empty":
         return ~missing
-    if values.dtype == object:
-        folded = np.array([v.casefold() if isinstance(v, str) else v for v in values], dtype=object)
-        wanted = [t.casefold() if isinstance(t, str) else t for t in target] if isinstance(target, list) else \
-            (target.casefold() if isinstance(target, str) else target)
-        if op in ("eq", "ne"):
-            hit = np.array([v == wanted for v in folded], dtype=bool)
-        elif op in ("in", "not_in"):
-            hit = np.array([v in wanted for v in folded], dtype=bool)
-        else:
-            hit = _compare(np.array([_number(v) for v in values], dtype=float), op, target)
-        if op in ("ne", "not_in"):
-            hit = ~hit
-        return hit & ~missing
     numbers = values.astype(float, copy=False)
     if op in ("in", "not_in"):
         hit = np.isin(numbers, np.array([_number(t) for t in target], dtype=float))
@@ -159,6 +162,38 @@ def condition_mask(when: Mapping[str, Any], raw: np.ndarray, scores: np.ndarray,
         hit = numbers == _number(target)
         return (~hit if op == "ne" else hit) & ~missing
     return _compare(numbers, op, target) & ~missing
+
+
+def _object_mask(values: np.ndarray, op: str, target: Any) -> np.ndarray:
+    """:func:`condition_mask` over text (or mixed) values: case-insensitive, decided once per
+    distinct value (a picklist has few) and looked up for every entity in C."""
+    wanted = [t.casefold() if isinstance(t, str) else t for t in target] if isinstance(target, list) else \
+        (target.casefold() if isinstance(target, str) else target)
+    bound = _number(target) if op in ("lt", "lte", "gt", "gte") else np.nan
+
+    def decide(value: Any) -> bool:
+        missing = value is None or (isinstance(value, float) and value != value)
+        if op == "empty":
+            return missing
+        if op == "not_empty":
+            return not missing
+        if missing:
+            return False
+        folded = value.casefold() if isinstance(value, str) else value
+        if op in ("eq", "ne"):
+            return bool(folded == wanted) != (op == "ne")
+        if op in ("in", "not_in"):
+            return (folded in wanted) != (op == "not_in")
+        number = _number(value)
+        return bool({"lt": number < bound, "lte": number <= bound, "gt": number > bound}.get(op, number >= bound))
+
+    if not len(values):
+        return np.zeros(0, dtype=bool)
+    try:
+        table = {value: decide(value) for value in set(values.tolist())}
+    except TypeError:  # unhashable values: decide each
+        return np.fromiter((decide(v) for v in values), dtype=bool, count=len(values))
+    return np.frompyfunc(table.__getitem__, 1, 1)(values).astype(bool)
 
 
 def _number(value: Any) -> float:

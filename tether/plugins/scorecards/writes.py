@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from itertools import repeat
 from typing import Sequence
 
 import numpy as np
-from sqlalchemy import and_, case, delete, func, insert, literal, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 
 from tether.core.plugins import TenantContext
 from tether.core.store.types import utcnow
@@ -29,7 +30,10 @@ _NAN64 = np.array([np.nan]).view(np.uint64)[0]
 
 def fingerprint(scorecard: str, scores: np.ndarray, ranges: np.ndarray, exceptions: np.ndarray,
                 overridden: np.ndarray, measures: np.ndarray) -> np.ndarray:
-    """A 64-bit digest per entity of everything a score row shows, computed with array operations."""
+    """A 64-bit digest per entity of everything a score row shows, computed with array operations.
+
+    ``scorecard`` names the scorecard and whatever else its rows show by index (range labels
+    and colours, exception names), so renaming one of those changes every digest."""
     digest = np.full(len(scores), np.uint64(zlib.crc32(scorecard.encode("utf-8"))), dtype=np.uint64)
 
     def mix(values: np.ndarray) -> None:
@@ -49,17 +53,23 @@ def fingerprint(scorecard: str, scores: np.ndarray, ranges: np.ndarray, exceptio
 
 
 def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, now: dt.datetime, ids: np.ndarray,
-                 overall: np.ndarray, labels, colors, cards, exceptions, overridden, blobs,
+                 overall: np.ndarray, labels: np.ndarray, colors: np.ndarray, cards: np.ndarray, exceptions: np.ndarray,
+                 overridden: np.ndarray, measure_scores: Sequence[tuple[np.ndarray, np.ndarray]],
                  fingerprints: np.ndarray) -> int:
     """Write the scores that changed (new entities, a different score, range, scorecard, exception,
     override or measure score, by fingerprint) and those whose previous score and trend still
     reflect an older change; a full run also drops scores of entities it no longer scored.
-    Returns how many rows were written."""
+    ``measure_scores`` holds, per scorecard, its rows and their float32 measure scores.
+    Returns how many rows were written.
+
+    In a full run, rows that are unchanged but not settled (a run after a change: their
+    previous score and trend catch up) are updated by one statement in the database, since
+    only their previous score, trend and run change; only changed rows go through the driver."""
     table = HealthScore.__table__
     scope = (table.c.tenant_id == tenant.id) & (table.c.entity_kind == kind)
     # Settled: the upsert would leave previous score and trend as they are (same score again).
-    settled = case((and_(table.c.score.is_(None), table.c.previous_score.is_(None), table.c.trend.is_(None)), 1),
-                   (and_(table.c.trend == "same", table.c.previous_score == table.c.score), 1), else_=0)
+    settled = case((or_(and_(table.c.score.is_(None), table.c.previous_score.is_(None), table.c.trend.is_(None)),
+                        and_(table.c.trend == "same", table.c.previous_score == table.c.score)), 1), else_=0)
     stored = select(table.c.entity_id, func.coalesce(table.c.digest, 0), settled).where(scope)
     with tenant.transaction() as session:
         connection = session.connection()
@@ -69,33 +79,57 @@ def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, n
             old = []
             for start in range(0, len(ids), CHUNK):
                 old += fetch_all(connection, stored.where(table.c.entity_id.in_(ids[start:start + CHUNK].tolist())))
-        changed, gone = _changes(old, ids, fingerprints)
-        stamp = processor(connection, table, "computed_at")(now)
-        scores = np.where(np.isnan(overall), None, overall)
-        prints = fingerprints.tolist()
-        rows = ((tenant.id, kind, int(ids[i]), cards[i], scores[i], labels[i], colors[i], exceptions[i],
-                 bool(overridden[i]), blobs[i], run_id, stamp, prints[i]) for i in np.flatnonzero(changed).tolist())
-        upsert_scores(connection, COLUMNS, rows)
+        same, is_settled, gone = _changes(old, ids, fingerprints)
+        catch_up = int((same & ~is_settled).sum()) if full else 0
+        if catch_up:
+            # Before the upsert below, which leaves the rows it writes unsettled again.
+            connection.execute(update(table).where(scope, settled == 0).values(
+                previous_score=table.c.score, trend=case((table.c.score.is_(None), None), else_="same"),
+                run_id=run_id, computed_at=now))
+        changed = ~same if full else ~(same & is_settled)
+        written = np.flatnonzero(changed)
+        if len(written):
+            blobs = np.empty(len(ids), dtype=object)
+            for rows, matrix in measure_scores:
+                picked = np.flatnonzero(changed[rows])
+                blobs[rows[picked]] = [row.tobytes() for row in matrix[picked]]
+            stamp = processor(connection, table, "computed_at")(now)
+            n = len(written)
+            upsert_scores(connection, COLUMNS, zip(
+                repeat(tenant.id, n), repeat(kind, n), ids[written].tolist(), cards[written].tolist(),
+                _nullable(overall[written]), labels[written].tolist(), colors[written].tolist(),
+                exceptions[written].tolist(), overridden[written].tolist(), blobs[written].tolist(),
+                repeat(run_id, n), repeat(stamp, n), fingerprints[written].tolist()))
         if full and len(gone):
             for start in range(0, len(gone), CHUNK):
                 connection.execute(delete(table).where(scope, table.c.entity_id.in_(gone[start:start + CHUNK].tolist())))
-        return int(changed.sum())
+        return len(written) + catch_up
 
 
-def _changes(old: Sequence[tuple], ids: np.ndarray, fingerprints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which new rows need writing (mask over ``ids``), and stored ids no longer scored."""
+def _nullable(values: np.ndarray) -> list:
+    """Floats with None for NaN (N/A)."""
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out.tolist()
+
+
+def _changes(old: Sequence[tuple], ids: np.ndarray, fingerprints: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each new row (masks over ``ids``): whether a stored row has the same fingerprint, and
+    whether that stored row is settled; and the stored ids no longer scored.
+
+    ``old`` holds (entity id, digest, settled) of stored rows."""
     if not old:
-        return np.ones(len(ids), dtype=bool), np.empty(0, dtype=np.int64)
-    columns = list(zip(*old))
-    old_ids = np.array(columns[0], dtype=np.int64)
-    order = np.argsort(old_ids, kind="stable")
-    old_ids = old_ids[order]
-    old_prints = np.array(columns[1], dtype=np.int64)[order]
-    old_settled = np.array(columns[2], dtype=bool)[order]
+        return np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=bool), np.empty(0, dtype=np.int64)
+    stored = np.array(old, dtype=np.int64)
+    old_ids, old_prints, old_settled = stored[:, 0], stored[:, 1], stored[:, 2].astype(bool)
+    if len(old_ids) > 1 and not (old_ids[1:] > old_ids[:-1]).all():
+        order = np.argsort(old_ids, kind="stable")
+        old_ids, old_prints, old_settled = old_ids[order], old_prints[order], old_settled[order]
     pos = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
-    keep = (old_ids[pos] == ids) & (old_prints[pos] == fingerprints) & old_settled[pos]
+    same = (old_ids[pos] == ids) & (old_prints[pos] == fingerprints)
     gone = np.setdiff1d(old_ids, ids, assume_unique=True)
-    return ~keep, gone
+    return same, same & old_settled[pos], gone
 
 
 def clear_kind(tenant: TenantContext, kind: str) -> None:

@@ -64,7 +64,12 @@ def _epoch_seconds(column, dialect: str):
 def _activity_stats(tenant: TenantContext, entity_kind: str, ids: Sequence[int], now: dt.datetime
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sorted ids with activity, the seconds since 1970 of each one's last activity, and
-    how many activities each had in the last 90 days."""
+    how many activities each had in the last 90 days.
+
+    Hidden (deleted at the source) and scheduled (future) activities are not activity. The
+    grouped query reads only the per-entity index (tenant, entity, time), which has no
+    ``is_deleted``; the few entities with a hidden activity are then worked out again
+    from their live activities alone."""
     key = (tenant.id, entity_kind)
     cached = _cache.get(key)
     if cached is not None and cached[0] is ids and time.monotonic() - cached[1] < _CACHE_SECONDS:
@@ -72,27 +77,43 @@ def _activity_stats(tenant: TenantContext, entity_kind: str, ids: Sequence[int],
     table = ActivityRecord.__table__
     column = table.c.relationship_id if entity_kind == "relationship" else table.c.company_id
     since = now - dt.timedelta(days=RECENT_DAYS)
+    few = len(ids) <= IN_LIST_LIMIT
     with tenant.session() as session:
         connection = session.connection()
         stmt = (select(column, _epoch_seconds(func.max(table.c.occurred_at), connection.dialect.name),
                        func.sum(case((table.c.occurred_at >= since, 1), else_=0)))
-                # Hidden (deleted at the source) and scheduled (future) activities are not activity.
-                .where(table.c.tenant_id == tenant.id, column.is_not(None), table.c.is_deleted.is_(False),
-                       table.c.occurred_at <= now).group_by(column))
-        if len(ids) <= IN_LIST_LIMIT:
-            stmt = stmt.where(column.in_(list(ids)))
-        result = connection.execute(stmt)
-        rows = result.cursor.fetchall() if getattr(result, "cursor", None) is not None else result.all()
-        result.close()
-    columns = list(zip(*rows)) if rows else [(), (), ()]
-    found = np.array(columns[0], dtype=np.int64)
-    order = np.argsort(found, kind="stable")
-    last = np.array(columns[1], dtype=float)[order]
-    recent = np.array([0 if v is None else v for v in columns[2]] if None in columns[2] else columns[2],
-                      dtype=np.int64)[order]
+                .where(table.c.tenant_id == tenant.id, column.is_not(None), table.c.occurred_at <= now)
+                .group_by(column))
+        hidden = select(column).where(table.c.tenant_id == tenant.id, column.is_not(None),
+                                      table.c.is_deleted == True).distinct()  # noqa: E712
+        if few:
+            stmt, hidden = stmt.where(column.in_(list(ids))), hidden.where(column.in_(list(ids)))
+        rows = _fetch(connection, stmt)
+        redo = [row[0] for row in _fetch(connection, hidden)]
+        if redo:
+            wanted = set(redo)
+            rows = [row for row in rows if row[0] not in wanted]
+            live = stmt.where(table.c.is_deleted == False)  # noqa: E712
+            for start in range(0, len(redo), IN_LIST_LIMIT):
+                rows += _fetch(connection, live.where(column.in_(redo[start:start + IN_LIST_LIMIT])))
+    # One C-level conversion: ids (below 2**53), epoch seconds and counts all fit a float.
+    table_rows = np.array(rows, dtype=float).reshape(len(rows), 3)
+    found = table_rows[:, 0].astype(np.int64)
+    last, recent = table_rows[:, 1], np.nan_to_num(table_rows[:, 2]).astype(np.int64)
+    if len(found) > 1 and not (found[1:] > found[:-1]).all():
+        order = np.argsort(found, kind="stable")
+        found, last, recent = found[order], last[order], recent[order]
     _cache.clear()  # one entry: only the run in progress benefits
-    _cache[key] = (ids, time.monotonic(), found[order], last, recent)
-    return found[order], last, recent
+    _cache[key] = (ids, time.monotonic(), found, last, recent)
+    return found, last, recent
+
+
+def _fetch(connection, stmt) -> list[tuple]:
+    result = connection.execute(stmt)
+    try:
+        return result.cursor.fetchall() if getattr(result, "cursor", None) is not None else [tuple(r) for r in result]
+    finally:
+        result.close()
 
 
 def days_since_last_activity(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
@@ -104,7 +125,9 @@ def days_since_last_activity(tenant: TenantContext, entity_kind: str, ids: Seque
 def activities_last_90_days(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
     found, _, recent = _activity_stats(tenant, entity_kind, ids, utcnow())
     # No activity is data here (a count of 0), not a missing value.
-    wanted = np.unique(np.array(list(ids), dtype=np.int64))
+    wanted = np.array(ids, dtype=np.int64)
+    if len(wanted) > 1 and not (wanted[1:] > wanted[:-1]).all():
+        wanted = np.unique(wanted)
     counts = np.zeros(len(wanted), dtype=float)
     if len(found):
         pos = np.minimum(np.searchsorted(found, wanted), len(found) - 1)
