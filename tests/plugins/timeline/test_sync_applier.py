@@ -150,3 +150,17 @@ def test_scheduled_activities_do_not_count_as_the_last_activity(crm):
     company = ids["Acme"]
     assert days_since_last_activity(tenant, "company", [company])[company] == pytest.approx(10, abs=0.01)
     assert activities_last_90_days(tenant, "company", [company])[company] == 1
+
+
+@pytest.mark.parametrize("clock, day, expected", [
+    # Synced at 04:10 UTC: a task done and dated today already happened, so it counts now.
+    (dt.datetime(2026, 12, 7, 4, 10, tzinfo=UTC), dt.date(2026, 12, 7), dt.datetime(2026, 12, 7, 4, 10, tzinfo=UTC)),
+    (dt.datetime(2026, 12, 7, 15, 0, tzinfo=UTC), dt.date(2026, 12, 7), dt.datetime(2026, 12, 7, 12, 0, tzinfo=UTC)),
+    (dt.datetime(2026, 12, 7, 4, 10, tzinfo=UTC), dt.date(2026, 12, 6), dt.datetime(2026, 12, 6, 12, 0, tzinfo=UTC)),
+    (dt.datetime(2026, 12, 7, 4, 10, tzinfo=UTC), dt.date(2026, 12, 9), dt.datetime(2026, 12, 9, 12, 0, tzinfo=UTC)),
+])
+def test_a_date_alone_is_noon_utc_unless_that_is_still_to_come_today(monkeypatch, clock, day, expected):
+    from tether.plugins.timeline import sync
+
+    monkeypatch.setattr(sync, "utcnow", lambda: clock)
+    assert sync.occurred_at(day) == expected

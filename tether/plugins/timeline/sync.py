@@ -53,7 +53,7 @@ FIELDS: dict[str, str] = {
     "subtype": "the source's own kind of activity (e.g. a Task's TaskSubtype), used when type is empty or unknown",
     "subject": "the activity's subject (at most 255 characters)",
     "notes": "its notes",
-    "occurred_at": "when it happened (a date alone is taken as 12:00 UTC that day)",
+    "occurred_at": "when it happened (a date alone is taken as 12:00 UTC that day, or as now when that is still to come today)",
     "logged_at": "when the source recorded it, used when occurred_at is empty",
     "duration_minutes": "how long it took",
     "author": "who did it (a name or the source's user id; the connector's name when empty)",
@@ -293,7 +293,10 @@ def occurred_at(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
     if isinstance(value, dt.date):
-        return dt.datetime.combine(value, NOON)
+        # A task done today and dated today happened already, even before noon UTC: were it
+        # stored as later than now, it would count as planned until noon.
+        noon, now = dt.datetime.combine(value, NOON), utcnow()
+        return now if value == now.date() and noon > now else noon
     raise ValueError(f"occurred_at must be a date or a time, not {value!r}: map it with type date or datetime")
 
 
