@@ -8,14 +8,23 @@ hands its rows over and waits; one writer thread takes everything waiting, write
 one transaction per tenant and wakes each request with its own outcome. Under load a
 burst of messages costs one commit instead of one each, and nothing is acknowledged
 before the commit that holds it.
+
+Waking the inbox job (``on_commit``) follows every commit but is rate-limited per tenant
+and connector: queueing that job is a transaction of its own, deduplicated against the
+one already waiting, and one per message doubled the database work for nothing. A
+commit after a quiet spell wakes the job before its requests are answered; commits
+within ``wake_interval_seconds`` of the last wake are woken together at the end of that
+interval (by the writer thread, or by :meth:`GroupCommit.flush` on shutdown).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,6 +33,8 @@ from .store import InboxMessage, utcnow
 
 if TYPE_CHECKING:
     from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 def store_notifications(session: Session, tenant_id: str, connector: str,
@@ -94,12 +105,14 @@ def pending_count(session: Session, connector: str | None = None) -> int:
 
 
 class _Waiting:
-    __slots__ = ("tenant_id", "connector", "notifications", "done", "new_ids", "error")
+    __slots__ = ("tenant_id", "connector", "notifications", "context", "done", "new_ids", "error")
 
-    def __init__(self, tenant_id: str, connector: str, notifications: list[Mapping[str, Any]]) -> None:
+    def __init__(self, tenant_id: str, connector: str, notifications: list[Mapping[str, Any]],
+                 context: Any = None) -> None:
         self.tenant_id = tenant_id
         self.connector = connector
         self.notifications = notifications
+        self.context = context
         self.done = threading.Event()
         self.new_ids: list[str] = []
         self.error: BaseException | None = None
@@ -112,19 +125,34 @@ class GroupCommit:
     returns the ids that were new, or raises what the write raised (the caller answers
     503). A round takes whatever is waiting, up to ``max_messages``; an idle writer
     takes a lone request at once, so light traffic waits for nothing.
+
+    ``on_commit(context, connector, new_ids)``, if given, is called after the commits
+    that stored new ids (``context`` is what one of their requests passed to
+    ``store_notifications``): at once, before the requests are answered, if the last call
+    for that tenant and connector was ``wake_interval_seconds`` ago or more; else once
+    for all of them when that interval is up. Its failure is logged; the rows are stored,
+    so the requests still succeed.
     """
 
-    def __init__(self, store: "Store", *, max_messages: int = 64, timeout_seconds: float = 30.0) -> None:
+    def __init__(self, store: "Store", *, max_messages: int = 64, timeout_seconds: float = 30.0,
+                 on_commit: Callable[[Any, str, list[str]], None] | None = None,
+                 wake_interval_seconds: float = 0.05) -> None:
         self.store = store
         self.max_messages = max_messages
         self.timeout_seconds = timeout_seconds
+        self.on_commit = on_commit
+        self.wake_interval_seconds = wake_interval_seconds
         self._queue: "queue.SimpleQueue[_Waiting]" = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
+        self._wake_lock = threading.Lock()
+        self._last_wake: dict[tuple[str, str], float] = {}
+        # (tenant, connector) -> (context, ids stored since the last wake, when it is due)
+        self._owed: dict[tuple[str, str], tuple[Any, list[str], float]] = {}
 
-    def store_notifications(self, tenant_id: str, connector: str,
-                            notifications: Iterable[Mapping[str, Any]]) -> list[str]:
-        waiting = _Waiting(tenant_id, connector, list(notifications))
+    def store_notifications(self, tenant_id: str, connector: str, notifications: Iterable[Mapping[str, Any]],
+                            *, context: Any = None) -> list[str]:
+        waiting = _Waiting(tenant_id, connector, list(notifications), context)
         if not waiting.notifications:
             return []
         self._ensure_writer()
@@ -147,7 +175,11 @@ class GroupCommit:
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            try:
+                batch = [self._queue.get(timeout=self._until_owed())]
+            except queue.Empty:
+                self.flush(due_only=True)
+                continue
             while len(batch) < self.max_messages:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -158,17 +190,55 @@ class GroupCommit:
                 by_tenant.setdefault(waiting.tenant_id, []).append(waiting)
             for tenant_id, group in by_tenant.items():
                 self._write(tenant_id, group)
+            self.flush(due_only=True)
+
+    def _until_owed(self) -> float | None:
+        with self._wake_lock:
+            if not self._owed:
+                return None
+            return max(0.0, min(due for _, _, due in self._owed.values()) - time.monotonic())
+
+    def _wake(self, tenant_id: str, connector: str, context: Any, ids: list[str]) -> None:
+        """Call ``on_commit`` now, or owe it until the interval since the last call is up."""
+        key = (tenant_id, connector)
+        now = time.monotonic()
+        with self._wake_lock:
+            owed = self._owed.get(key)
+            if owed is not None or now - self._last_wake.get(key, -1e9) < self.wake_interval_seconds:
+                due = owed[2] if owed else self._last_wake[key] + self.wake_interval_seconds
+                self._owed[key] = (context, (owed[1] if owed else []) + ids, due)
+                return
+            self._last_wake[key] = now
+        self._call_on_commit(tenant_id, connector, context, ids)
+
+    def flush(self, *, due_only: bool = False) -> None:
+        """Make the ``on_commit`` calls still owed (all of them, or those due): a server
+        stopping calls this so no stored notification is left without its wake-up."""
+        now = time.monotonic()
+        with self._wake_lock:
+            keys = [key for key, (_, _, due) in self._owed.items() if not due_only or due <= now]
+            calls = [(key, self._owed.pop(key)) for key in keys]
+            for key in keys:
+                self._last_wake[key] = now
+        for (tenant_id, connector), (context, ids, _) in calls:
+            self._call_on_commit(tenant_id, connector, context, ids)
+
+    def _call_on_commit(self, tenant_id: str, connector: str, context: Any, ids: list[str]) -> None:
+        try:
+            self.on_commit(context, connector, ids)  # type: ignore[misc]
+        except Exception:
+            log.exception("tenant %s: waking the inbox after a commit failed; the rows are stored", tenant_id)
 
     def _write(self, tenant_id: str, group: list[_Waiting]) -> None:
         by_connector: dict[str, list[_Waiting]] = {}
         for waiting in group:
             by_connector.setdefault(waiting.connector, []).append(waiting)
         try:
-            new: set[str] = set()
+            new: dict[str, list[str]] = {}
             with self.store.write_transaction(tenant_id) as session:
                 for connector, members in by_connector.items():  # one statement for all of them
-                    new.update(store_notifications(session, tenant_id, connector,
-                                                   [n for waiting in members for n in waiting.notifications]))
+                    new[connector] = store_notifications(session, tenant_id, connector,
+                                                         [n for waiting in members for n in waiting.notifications])
         except BaseException as exc:  # every waiting request learns the write failed
             for waiting in group:
                 waiting.error = exc
@@ -176,6 +246,11 @@ class GroupCommit:
             if not isinstance(exc, Exception):
                 raise
             return
+        if self.on_commit is not None:
+            for connector, ids in new.items():
+                if ids:
+                    self._wake(tenant_id, connector, by_connector[connector][0].context, ids)
         for waiting in group:
-            waiting.new_ids = [n["notification_id"] for n in waiting.notifications if n["notification_id"] in new]
+            stored = set(new[waiting.connector])
+            waiting.new_ids = [n["notification_id"] for n in waiting.notifications if n["notification_id"] in stored]
             waiting.done.set()

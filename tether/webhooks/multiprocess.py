@@ -85,6 +85,9 @@ def run_worker(host: str, port: int, threads: int, app_factory: str | None = Non
         server.run()
     finally:
         server.close()
+        writer = app.extensions.get("tether.inbox_group_commit")
+        if writer is not None:  # inbox wake-ups still owed (see tether.core.inbox), before the store closes
+            writer.flush()
         runtime.close()
 
 

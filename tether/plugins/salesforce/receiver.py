@@ -11,10 +11,12 @@ Session ids are never logged or stored.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hmac
 import ipaddress
 import logging
+import weakref
 from typing import Any
 
 from flask import Response
@@ -134,22 +136,32 @@ def outbound_message(tenant, request) -> Response:
         for n in message.notifications
     ]
     try:
-        new_ids = _group_commit(current_app, tenant.store).store_notifications(tenant.id, CONNECTOR, rows)
+        # The writer wakes the inbox job after the commit, not each message (see _group_commit).
+        new_ids = _group_commit(current_app, tenant.store).store_notifications(tenant.id, CONNECTOR, rows,
+                                                                               context=tenant)
     except (DBAPIError, StoreUnavailable) as exc:
         log.error("tenant %s: could not store %d notifications: %s", tenant.id, len(rows), type(exc).__name__)
         raise WebhookError("the store is unavailable; the message was not stored, retry later", status=503) from None
     log.info("tenant %s: outbound message with %d notifications (%d new) stored", tenant.id, len(rows), len(new_ids))
-    if new_ids:
-        current_app.extensions["tether.runtime"].notify_inbox(tenant, CONNECTOR, new_ids)
     return Response(om.ACK_BODY, status=200, content_type="text/xml; charset=utf-8")
 
 
 def _group_commit(app, store) -> GroupCommit:
-    """The app's inbox writer: concurrent messages share a commit (see tether.core.inbox)."""
+    """The app's inbox writer: concurrent messages share a commit, and commits, not each
+    message, wake the inbox job (see tether.core.inbox)."""
     writer = app.extensions.get("tether.inbox_group_commit")
     if writer is None or writer.store is not store:
-        writer = app.extensions["tether.inbox_group_commit"] = GroupCommit(store)
+        runtime = app.extensions["tether.runtime"]
+        writer = app.extensions["tether.inbox_group_commit"] = GroupCommit(store, on_commit=runtime.notify_inbox)
+        # Whatever server runs the app, wake-ups still owed when it exits are made then.
+        atexit.register(_flush_at_exit, weakref.ref(writer))
     return writer
+
+
+def _flush_at_exit(ref: "weakref.ref[GroupCommit]") -> None:
+    writer = ref()
+    if writer is not None:
+        writer.flush()
 
 
 outbound_message.render_error = render_error  # type: ignore[attr-defined]
