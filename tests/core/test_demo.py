@@ -17,6 +17,6 @@ def test_the_demo_syncs_scores_and_shows_the_renewal_center(tmp_path):
     for line in ("│ Account     │ initial │ success │", "│ Opportunity │ initial │ success │"):
         assert line in out
     assert "health scores:" in out and "companys" not in out
-    assert "Renewal forecast" in out and "renewal cohort (due in period)" in out and "ARR cohort" in out
+    assert "Renewal forecast" in out and "renewal cohort: renewed ÷ due in the period" in out and "ARR cohort" in out
     assert "Riskiest open renewals" in out
     assert (tmp_path / ".tether-demo" / "tether.sqlite3").is_file()

@@ -48,7 +48,15 @@ def test_report_with_a_model_lists_the_five_riskiest_with_factors(tether_store):
     assert [i["likelihood"] for i in items] == sorted(i["likelihood"] for i in items)
     assert all(item["factors"] for item in items)
     assert "product engagement" in text or "support escalations" in text
-    assert " pts)" in text
+    assert " pts " in text
+
+
+def test_the_report_reads_in_an_80_column_terminal(book):
+    console = Console(record=True, width=80, color_system=None)
+    print_renewal_center(book, console, today=TODAY)
+    text = console.export_text()
+    assert "…" not in text                          # no figure or label cut short
+    assert "237,000" in text and "FY2025-Q1" in text
 
 
 def test_retraining_is_a_scheduled_job(book):

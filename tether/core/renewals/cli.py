@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import InvalidFields, TetherError
 from .analytics import Selection, forecast, metrics
-from .report import forecast_table, metrics_table, print_renewal_center, risk_table
+from .report import forecast_table, metrics_table, print_renewal_center, riskiest_table
 from .risk import risk_list
 from .scoring import train_and_score
 
@@ -100,7 +100,7 @@ def risk_command(ctx, tenant_id, period, after, limit, as_json):
     if as_json:
         console.print_json(json.dumps(report, default=_default))
         return
-    console.print(risk_table(report))
+    console.print(riskiest_table(report))
     console.print(f"model: {report['model']['message'] or report['model']['status']}")
 
 

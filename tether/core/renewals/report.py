@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .analytics import Selection, forecast, metrics
 from .config import today_utc
@@ -33,33 +34,45 @@ def rate(value: float | None) -> str:
 
 
 def forecast_table(report: dict[str, Any]) -> Table:
+    """Figures down, periods across: a few periods fit a narrow terminal however large the amounts."""
     basis = f"{report['currency']} {report['basis']}"
     table = Table(title=f"Renewal forecast ({basis})", title_justify="left")
-    for column in ("period", "due", "won", "lost", "open", "missing fcst", "forecast", "high", "medium", "low",
-                   "CRM prob.", "rep calls"):
-        table.add_column(column, justify="left" if column == "period" else "right")
+    table.add_column("")
     for entry in report["periods"]:
-        f = entry["figures"]
-        table.add_row(entry["period"]["label"], f"{money(f['due']['amount'])} ({f['due']['count']})",
-                      money(f["won"]["amount"]), money(f["lost"]["amount"]), money(f["open"]["amount"]),
-                      str(f["open"]["missing_forecast"]), money(f["renewal_forecast"]),
-                      money(f["scenarios"]["high"]), money(f["scenarios"]["medium"]), money(f["scenarios"]["low"]),
-                      money(f["scenarios"]["crm_probability"]), money(f["rep_call_forecast"]))
+        table.add_column(entry["period"]["label"], justify="right")
+    figures = [entry["figures"] for entry in report["periods"]]
+    rows = [
+        ("due (count)", lambda f: f"{money(f['due']['amount'])} ({f['due']['count']})"),
+        ("won", lambda f: money(f["won"]["amount"])),
+        ("lost", lambda f: money(f["lost"]["amount"])),
+        ("open", lambda f: money(f["open"]["amount"])),
+        ("open without forecast", lambda f: str(f["open"]["missing_forecast"])),
+        ("renewal forecast", lambda f: money(f["renewal_forecast"])),
+        ("scenario high", lambda f: money(f["scenarios"]["high"])),
+        ("scenario medium", lambda f: money(f["scenarios"]["medium"])),
+        ("scenario low", lambda f: money(f["scenarios"]["low"])),
+        ("CRM probability", lambda f: money(f["scenarios"]["crm_probability"])),
+        ("reps' calls", lambda f: money(f["rep_call_forecast"])),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *(cell(f) for f in figures))
     return table
 
 
 def metrics_table(report: dict[str, Any]) -> Table:
-    table = Table(title="Retention: GRR and NRR in both families", title_justify="left")
+    table = Table(title="Retention: GRR and NRR in both families", title_justify="left",
+                  caption="renewal cohort: renewed ÷ due in the period · ARR cohort: of the ARR in force at its start",
+                  caption_justify="left")
     for column in ("period", "family", "GRR", "NRR", "base", "note"):
         table.add_column(column, justify="right" if column in ("GRR", "NRR", "base") else "left")
     for entry in report["periods"]:
         families = entry["families"]
         renewal = families["renewal_cohort"]
-        table.add_row(entry["period"]["label"], "renewal cohort (due in period)",
+        table.add_row(entry["period"]["label"], "renewal cohort",
                       rate(renewal["rates"]["grr"]["value"]), rate(renewal["rates"]["nrr"]["value"]),
                       money(renewal["figures"]["renewals_due"]), renewal["rates"]["grr"].get("note", ""))
         arr = families["arr_cohort"]
-        table.add_row("", "ARR cohort (in force at start)", rate(arr["rates"]["arr_grr"]["value"]),
+        table.add_row("", "ARR cohort", rate(arr["rates"]["arr_grr"]["value"]),
                       rate(arr["rates"]["arr_nrr"]["value"]), money(arr["figures"]["arr_start"]),
                       arr["rates"]["arr_grr"].get("note", "")
                       or (f"{money(arr['figures']['arr_undecided'])} still open" if arr["figures"]["arr_undecided"] else ""))
@@ -67,22 +80,29 @@ def metrics_table(report: dict[str, Any]) -> Table:
 
 
 def _factors(item: dict[str, Any], top: int = 3) -> str:
-    parts = []
-    for factor in item["factors"][:top]:
-        sign = "+" if factor["contribution"] > 0 else "−"
-        parts.append(f"{sign} {factor['label']} ({factor['effect'] * 100:+.0f} pts)")
-    return "; ".join(parts) or "—"
+    return "; ".join(f"{factor['effect'] * 100:+.0f} pts {factor['label']}" for factor in item["factors"][:top]) or "—"
 
 
-def risk_table(report: dict[str, Any]) -> Table:
-    table = Table(title="Riskiest open renewals", title_justify="left")
-    for column in ("renewal", "company", "due", "target", "likelihood", "top factors", "flags"):
-        table.add_column(column, justify="right" if column in ("target", "likelihood") else "left")
-    for item in report["items"]:
-        table.add_row(item["name"], item["company"] or "—", item["due_date"].isoformat() if item["due_date"] else "—",
-                      money(item["target_amount"]), rate(item["likelihood"]), _factors(item),
-                      ", ".join(flag["label"] for flag in item["flags"]) or "—")
-    return table
+def riskiest_table(report: dict[str, Any]) -> Table:
+    """The riskiest renewals as short indented blocks rather than table rows: their top
+    factors are long, and a table would fold them into a narrow column."""
+    grid = Table.grid(padding=(0, 1))
+    grid.title, grid.title_justify = "Riskiest open renewals", "left"
+    grid.add_column(justify="right")
+    grid.add_column()
+    for rank, item in enumerate(report["items"], 1):
+        due = item["due_date"].isoformat() if item["due_date"] else "—"
+        flags = ", ".join(flag["label"] for flag in item["flags"]) or "none"
+        block = Text()
+        block.append(item["name"], style="bold")
+        block.append(f" · {item['company'] or '—'}\n")
+        block.append(f"due {due} · target {money(item['target_amount'])} · likelihood {rate(item['likelihood'])}"
+                     f" · flags: {flags}\n")
+        block.append(f"top factors: {_factors(item)}", style="dim")
+        grid.add_row(f"{rank}.", block)
+    if not report["items"]:
+        grid.add_row("", "no open renewals in these periods")
+    return grid
 
 
 def print_renewal_center(tenant: "TenantContext", console: Console, *, today: dt.date | None = None,
@@ -113,7 +133,7 @@ def print_renewal_center(tenant: "TenantContext", console: Console, *, today: dt
             else:
                 console.print(f"[yellow]{version['message']}[/]")
     risk_report = risk_list(tenant, Selection.parse(period="current_quarter", after=1), limit=riskiest, today=today)
-    console.print(risk_table(risk_report))
+    console.print(riskiest_table(risk_report))
     if risk_report["model"].get("version") is None:
         console.print(f"[yellow]{risk_report['model']['message']}[/]")
     return {"forecast": forecast_report, "metrics": metrics_report, "risk": risk_report}
