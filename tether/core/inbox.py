@@ -75,9 +75,20 @@ class _InboxWriter:
         self.tail = " ON CONFLICT (tenant_id, connector, notification_id) DO NOTHING RETURNING notification_id"
 
     def insert(self, connection: Any, rows: list[dict[str, Any]]) -> list[str]:
+        # Values every row shares (the receipt time above all) are processed once, not per row.
+        plan = []
+        for name, processor in zip(self.COLUMNS, self.processors):
+            first = rows[0][name]
+            if processor is not None and first is not None and all(row[name] is first for row in rows):
+                plan.append((name, None, True, processor(first)))
+            else:
+                plan.append((name, processor, False, None))
         params: list[Any] = []
         for row in rows:
-            for name, processor in zip(self.COLUMNS, self.processors):
+            for name, processor, is_shared, shared in plan:
+                if is_shared:
+                    params.append(shared)
+                    continue
                 value = row[name]
                 params.append(processor(value) if processor is not None and value is not None else value)
         new: list[str] = []

@@ -69,8 +69,11 @@ class Reader:
         self.notes: list[_Note] = []
         self.note: _Note | None = None
         self.in_sobject = False
+        # What the element being read is collected as ("header", "id", "field", or
+        # "nested" for a field's child), for which target, and its text so far.
+        self.kind: str | None = None
+        self.target: Any = None
         self.buffer: list[str] | None = None
-        self.capture: tuple[str, Any] | None = None
         self.field_nil = False
 
     # -- running ------------------------------------------------------------------------------
@@ -101,7 +104,24 @@ class Reader:
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         depth = self.depth
         self.depth = depth + 1
-        if depth == 0:
+        # Fields (depth 5) are most of a message's elements: test for them first.
+        if depth == 5:
+            if self.in_sobject and self.note is not None and self.in_notifications:
+                namespace, _, name = tag.rpartition(SEP)
+                if namespace != SOBJECT:
+                    self.note.problems.append(f"field {name!r} is not in namespace {SOBJECT}")
+                self.field_nil = attrs.get(NIL) == "true" if attrs else False
+                self.kind = "field"
+                self.target = name
+                self.buffer = []
+        elif depth > 5:
+            if depth == 6 and self.in_sobject and self.kind == "field" and not self.field_nil \
+                    and self.note is not None and self.in_notifications:
+                self.note.problems.append(f"field {self.target!r} has nested elements; "
+                                          f"Outbound Messages carry flat fields")
+                self.kind = "nested"
+                self.buffer = None
+        elif depth == 0:
             self.root = tag
         elif depth == 1:
             self.body_depth_ok = self.root == ENVELOPE and tag == BODY
@@ -115,66 +135,61 @@ class Reader:
                 name = HEADER[tag]
                 if name not in self.header:
                     self.header[name] = (None, attrs.get(NIL) == "true")
-                    self._capture(("header", name))
+                    self.kind = "header"
+                    self.target = name
+                    self.buffer = []
             elif tag == NOTIFICATION:
                 self.note = _Note(len(self.notes))
                 self.notes.append(self.note)
         elif self.note is None:
             return
-        elif depth == 4:
+        else:  # depth 4
             note = self.note
             if tag == NOTIFICATION_ID and note.notification_id is None and not note.id_nil:
                 note.id_nil = attrs.get(NIL) == "true"
-                self._capture(("id", note))
+                self.kind = "id"
+                self.target = note
+                self.buffer = []
             elif tag == SOBJECT_ELEMENT and note.scope is None:
                 note.type = attrs.get(TYPE)
                 note.scope = {prefix: uris[-1] for prefix, uris in self.prefixes.items() if uris}
                 self.in_sobject = True
-        elif depth == 5 and self.in_sobject:
-            namespace, _, name = tag.rpartition(SEP)
-            if namespace != SOBJECT:
-                self.note.problems.append(f"field {name!r} is not in namespace {SOBJECT}")
-            self.field_nil = attrs.get(NIL) == "true"
-            self._capture(("field", name))
-        elif depth == 6 and self.in_sobject and self.capture is not None and self.capture[0] == "field" \
-                and not self.field_nil:
-            self.note.problems.append(f"field {self.capture[1]!r} has nested elements; "
-                                      f"Outbound Messages carry flat fields")
-            self.capture = ("nested", self.capture[1])
-
-    def _capture(self, what: tuple[str, Any]) -> None:
-        self.capture = what
-        self.buffer = []
 
     def data(self, text: str) -> None:
-        if self.buffer is not None and self.capture is not None and self.capture[0] != "nested":
-            self.buffer.append(text)
+        buffer = self.buffer  # None unless a wanted element's text is being collected
+        if buffer is not None:
+            buffer.append(text)
 
     def end(self, tag: str) -> None:
-        self.depth -= 1
-        depth = self.depth
-        if depth == 2 and self.in_notifications:
-            self.in_notifications = False
-        elif depth == 3 and self.note is not None and tag == NOTIFICATION:
-            self.note = None
-        elif depth == 4 and tag == SOBJECT_ELEMENT and self.in_sobject:
-            self.in_sobject = False
-        if self.capture is None or depth not in (3, 4, 5):
+        depth = self.depth = self.depth - 1
+        kind = self.kind
+        if depth == 5:
+            if kind == "field":
+                if not self.field_nil:
+                    self.note.fields[self.target] = "".join(self.buffer)
+            elif kind != "nested":
+                return
+        elif depth > 5:
             return
-        kind, target = self.capture
-        text = "".join(self.buffer or ())
-        if kind == "header" and depth == 3:
-            self.header[target] = (text, self.header[target][1])
-        elif kind == "id" and depth == 4:
-            target.notification_id = None if target.id_nil else (text.strip() or None)
-        elif kind == "field" and depth == 5:
-            if not self.field_nil:
-                self.note.fields[target] = text
-        elif kind == "nested" and depth == 5:
-            pass
+        elif depth == 4:
+            if tag == SOBJECT_ELEMENT and self.in_sobject:
+                self.in_sobject = False
+            if kind != "id":
+                return
+            target = self.target
+            target.notification_id = None if target.id_nil else ("".join(self.buffer).strip() or None)
+        elif depth == 3:
+            if self.note is not None and tag == NOTIFICATION:
+                self.note = None
+            if kind != "header":
+                return
+            self.header[self.target] = ("".join(self.buffer), self.header[self.target][1])
         else:
+            if depth == 2 and self.in_notifications:
+                self.in_notifications = False
             return
-        self.capture = None
+        self.kind = None
+        self.target = None
         self.buffer = None
 
     # -- results --------------------------------------------------------------------------------

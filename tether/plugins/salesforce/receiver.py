@@ -125,13 +125,14 @@ def outbound_message(tenant, request) -> Response:
         if notification.object_name not in synced:
             raise WebhookError(f"object {notification.object_name!r} is not synced by tether "
                                f"(accepted: {', '.join(sorted(synced))})", status=400)
+    action_id, organization_id, api_version = message.action_id, message.organization_id, message.api_version
     rows = [
         {
             "notification_id": n.notification_id,
             "object_name": n.object_name,
             "record_external_id": n.record_id,
-            "payload": {"fields": n.fields, "action_id": message.action_id,
-                        "organization_id": message.organization_id, "api_version": message.api_version},
+            "payload": {"fields": n.fields, "action_id": action_id, "organization_id": organization_id,
+                        "api_version": api_version},
         }
         for n in message.notifications
     ]
