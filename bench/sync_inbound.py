@@ -9,7 +9,8 @@ chunking above the bulk threshold) and prints, beside their targets:
 - API calls used;
 - peak RSS of the syncing process (the fake org runs in its own process);
 - the ratio to a raw ``sqlite3.executemany`` upsert of the same rows, measured in the
-  same run into an empty database with the same schema and indexes;
+  same run into an empty database with the same schema, indexes and connection settings
+  (foreign keys enforced, the sync's page cache), in transactions of ``--page-size`` rows;
 - records/s on PostgreSQL (``--postgres-url`` or ``TETHER_TEST_POSTGRES_URL``).
 
 Quick run: ``python bench/sync_inbound.py --accounts 10000 --opportunities 100000``.
@@ -114,10 +115,15 @@ def _cpu_seconds() -> float:
 
 def raw_upsert(synced_db: Path, empty_db: Path, batch: int) -> dict:
     """executemany upserts of exactly the rows the sync wrote, into an empty migrated copy."""
+    from tether.core.store.engine import _sqlite_pragmas
+    from tether.core.sync.engine import SQLITE_SYNC_CACHE_KIB
+
     source = sqlite3.connect(synced_db)
     target = sqlite3.connect(empty_db, isolation_level=None)
-    target.execute("PRAGMA journal_mode=WAL")
-    target.execute("PRAGMA synchronous=NORMAL")
+    # The settings tether's own connection writes with (WAL, synchronous, foreign keys on:
+    # enforcing them is most of an upsert's cost on this schema) and the sync's page cache.
+    _sqlite_pragmas(target, None)
+    target.execute(f"PRAGMA cache_size = -{SQLITE_SYNC_CACHE_KIB}")
     plan = []
     for table in ("companies", "opportunities"):
         columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})") if row[1] != "id"]

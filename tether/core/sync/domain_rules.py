@@ -142,13 +142,25 @@ def _under(wanted: Mapping[int, int | None], node: int, ancestor: int) -> bool:
 
 # -- relationships ------------------------------------------------------------------------
 
-def rule_record(values: Mapping[str, Any]) -> dict[str, Any]:
+def rule_record(values: Mapping[str, Any], _shapes: dict[tuple[str, ...], tuple[tuple[str, str], ...]] | None = None
+                ) -> dict[str, Any]:
     """A mapped record as relationship rules and plugins read it: tether fields (custom
     attributes both as ``attributes.<name>`` and under ``attributes``), raw source under
-    ``_source``."""
+    ``_source``.
+
+    ``_shapes`` remembers which keys are attributes per key set: a page's records share
+    a few key sets, and testing every key of every record was most of a page's rule cost.
+    """
+    if _shapes is None:
+        attributes = tuple((key, key[len(ATTRIBUTE_PREFIX):]) for key in values if key.startswith(ATTRIBUTE_PREFIX))
+    else:
+        shape = tuple(values)
+        attributes = _shapes.get(shape)  # type: ignore[assignment]
+        if attributes is None:
+            attributes = _shapes[shape] = tuple((key, key[len(ATTRIBUTE_PREFIX):]) for key in shape
+                                                if key.startswith(ATTRIBUTE_PREFIX))
     record = dict(values)
-    record["attributes"] = {key[len(ATTRIBUTE_PREFIX):]: value for key, value in values.items()
-                            if key.startswith(ATTRIBUTE_PREFIX)}
+    record["attributes"] = {name: values[key] for key, name in attributes}
     return record
 
 
@@ -165,7 +177,8 @@ def assign_relationship_ids(tenant: "TenantContext", session: Session, entity: s
     rules = compile_rules(session, entity)
     if not rules and not tenant.hooks.implementers("tether_assign_relationships"):
         return [None] * len(values), []  # nothing can decide: no per-record work
-    records = [rule_record(v) for v in values]
+    shapes: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+    records = [rule_record(v, shapes) for v in values]
     assignments: list[RelationshipAssignment | None] = evaluate_rules(rules, records)
     pending = [i for i, a in enumerate(assignments) if a is None and records[i].get("company_id") is not None]
     if pending:

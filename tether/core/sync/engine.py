@@ -51,6 +51,12 @@ MODES = ("initial", "incremental", "full")
 PREFETCH_DEPTH = 2
 # Warnings kept in a run's details (``warning_count`` counts them all).
 MAX_RUN_WARNINGS = 50
+# SQLite page cache (KiB) of a connection applying sync pages. An upsert maintains every
+# index of the table (eight on opportunities, two of them wide and keyed in no useful
+# order), so a page touches leaf pages all over each index; with SQLite's default 2 MB
+# cache most of them are read again and spilled mid-transaction. The setting stays with
+# the pooled connection (the next page finds its cache warm) and bounds what it may hold.
+SQLITE_SYNC_CACHE_KIB = 128 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,6 +313,8 @@ class ObjectSync:
         counters = self.counters
         with tenant.transaction() as session:
             session.info[APPLYING_SYNC] = True
+            if tenant.store.dialect == "sqlite":
+                session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_SYNC_CACHE_KIB}")
             # Records tether changed: our own pushes coming back, merges, conflicts.
             incoming = reconcile_incoming(session, tenant, self.name, plan.mapping, rows, full_reload=applier.full_reload)
             outcome = applier.apply(session, incoming.rows)

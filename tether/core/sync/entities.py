@@ -84,11 +84,11 @@ class CompanyApplier(EntityApplier):
         table = self.table
         wanted = sorted(e for e in created if e in ids)
         found: list[tuple[int, int]] = []
+        statement = select(table.c.id, table.c.parent_external_id).where(
+            table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
+            table.c.parent_id.is_(None), table.c.parent_external_id.in_(bindparam("keys", expanding=True)))
         for chunk in chunks(wanted):
-            found += [(child, ids[parent]) for child, parent in session.execute(
-                select(table.c.id, table.c.parent_external_id).where(
-                    table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
-                    table.c.parent_id.is_(None), table.c.parent_external_id.in_(chunk)))]
+            found += [(child, ids[parent]) for child, parent in session.execute(statement, {"keys": list(chunk)})]
         return found
 
     def _waiting(self, session: Session, table: Table, reference, link, created: set[str],
@@ -96,10 +96,11 @@ class CompanyApplier(EntityApplier):
         """External ids among ``created`` that unlinked rows of ``table`` refer to."""
         wanted = sorted(e for e in created if e in ids)
         found: list[str] = []
+        statement = select(reference).distinct().where(
+            table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
+            link.is_(None), reference.in_(bindparam("keys", expanding=True)))
         for chunk in chunks(wanted):
-            found += session.scalars(select(reference).distinct().where(
-                table.c.tenant_id == self.tenant_id, table.c.external_source == self.source,
-                link.is_(None), reference.in_(chunk))).all()
+            found += session.scalars(statement, {"keys": list(chunk)}).all()
         return found
 
 

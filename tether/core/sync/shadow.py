@@ -18,7 +18,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
@@ -175,10 +175,10 @@ def load_shadows(session: Session, connector: str, object_name: str, *, external
     found: dict[int, SyncShadow] = {}
     for column, keys in ((SyncShadow.external_id, sorted(set(external_ids))),
                          (SyncShadow.local_id, sorted(set(local_ids)))):
+        statement = select(SyncShadow).where(SyncShadow.connector == connector, SyncShadow.object_name == object_name,
+                                             column.in_(bindparam("keys", expanding=True)))
         for start in range(0, len(keys), chunk):
-            for shadow in session.scalars(select(SyncShadow).where(
-                    SyncShadow.connector == connector, SyncShadow.object_name == object_name,
-                    column.in_(keys[start:start + chunk]))):
+            for shadow in session.scalars(statement, {"keys": keys[start:start + chunk]}):
                 found[shadow.id] = shadow
     return list(found.values())
 

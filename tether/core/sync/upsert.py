@@ -23,7 +23,6 @@ MAX_PARAMETERS = {"sqlite": 32_000, "postgresql": 60_000}
 MAX_ROWS_PER_STATEMENT = 1000
 KEY = ("tenant_id", "external_source", "external_id")
 _MISSING = object()
-_MEMO_LIMIT = 50_000
 
 
 class UpsertWriter:
@@ -79,36 +78,16 @@ class UpsertWriter:
     def convert(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
         """Database values: each column's bind processor, for the columns that have one.
 
-        Values repeat a lot within a page (dates, stages, flags, the page's own timestamp),
-        so each column remembers what it converted; unhashable values (JSON) go straight
-        through the processor.
+        Column by column rather than row by row: values repeat a lot within a page (dates,
+        stages, flags, the page's own timestamp), so each distinct value converts once, and
+        the per-value work left is one dict lookup inside a list comprehension.
         """
-        if not self.processors:
+        if not self.processors or not rows:
             return list(rows)
-        processors = [(index, processor, {}) for index, processor in self.processors]
-        converted = []
-        for row in rows:
-            values = list(row)
-            for index, processor, seen in processors:
-                value = values[index]
-                if value is None:
-                    continue
-                try:
-                    done = seen.get(value, _MISSING)
-                except TypeError:  # a dict or list (JSON): the same object converts once per call
-                    key = ("object", id(value))
-                    done = seen.get(key, _MISSING)
-                    if done is _MISSING:
-                        done = seen[key] = processor(value)
-                    values[index] = done
-                    continue
-                if done is _MISSING:
-                    done = processor(value)
-                    if len(seen) < _MEMO_LIMIT:
-                        seen[value] = done
-                values[index] = done
-            converted.append(values)
-        return converted
+        columns = list(zip(*rows))
+        for index, processor in self.processors:
+            columns[index] = _convert_column(columns[index], processor)
+        return list(zip(*columns))
 
     def write(self, cursor: Any, rows: Sequence[Sequence[Any]]) -> dict[str, tuple[int, bool | None]]:
         written: dict[str, tuple[int, bool | None]] = {}
@@ -130,3 +109,32 @@ class UpsertWriter:
             for local_id, external_id in cursor.fetchall():
                 written[external_id] = (local_id, None)
         return written
+
+
+def _convert_column(values: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any]:
+    try:
+        distinct = set(values)
+    except TypeError:  # dicts or lists (JSON): the same object converts once
+        return _convert_objects(values, processor)
+    done = {value: processor(value) for value in distinct if value is not None}
+    done[None] = None
+    return [done[value] for value in values]
+
+
+def _convert_objects(values: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any]:
+    done: dict[Any, Any] = {}
+    converted = []
+    for value in values:
+        if value is None:
+            converted.append(None)
+            continue
+        key = value
+        try:
+            result = done.get(key, _MISSING)
+        except TypeError:  # unhashable: by identity
+            key = ("object", id(value))
+            result = done.get(key, _MISSING)
+        if result is _MISSING:
+            result = done[key] = processor(value)
+        converted.append(result)
+    return converted

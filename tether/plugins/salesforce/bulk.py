@@ -177,7 +177,8 @@ class BulkReader:
                 row_number += 1
                 if row_number <= skip:
                     continue
-                record = {name: (value if value != "" else None) for name, value in zip(header, row)}
+                # CSV has no null: an empty cell is one (every cell is a str, so ``or`` is exact).
+                record = dict(zip(header, [value or None for value in row]))
                 if record.get("IsDeleted") == "true":
                     deleted.append(record["Id"])
                 records.append(record)
