@@ -124,7 +124,10 @@ class _Waiting:
         self.connector = connector
         self.notifications = notifications
         self.context = context
-        self.done = threading.Event()
+        # Held until the writer releases it: a bare lock, since an Event's Condition costs
+        # a lock allocation and several Python calls per wait on this hot path.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.new_ids: list[str] = []
         self.error: BaseException | None = None
 
@@ -168,7 +171,7 @@ class GroupCommit:
             return []
         self._ensure_writer()
         self._queue.put(waiting)
-        if not waiting.done.wait(self.timeout_seconds):
+        if not waiting.done.acquire(timeout=self.timeout_seconds):
             from .errors import StoreUnavailable
 
             raise StoreUnavailable(f"the inbox write did not finish in {self.timeout_seconds:.0f} s")
@@ -253,7 +256,7 @@ class GroupCommit:
         except BaseException as exc:  # every waiting request learns the write failed
             for waiting in group:
                 waiting.error = exc
-                waiting.done.set()
+                waiting.done.release()
             if not isinstance(exc, Exception):
                 raise
             return
@@ -261,7 +264,8 @@ class GroupCommit:
             for connector, ids in new.items():
                 if ids:
                     self._wake(tenant_id, connector, by_connector[connector][0].context, ids)
+        stored = {connector: set(ids) for connector, ids in new.items()}
         for waiting in group:
-            stored = set(new[waiting.connector])
-            waiting.new_ids = [n["notification_id"] for n in waiting.notifications if n["notification_id"] in stored]
-            waiting.done.set()
+            fresh = stored[waiting.connector]
+            waiting.new_ids = [n["notification_id"] for n in waiting.notifications if n["notification_id"] in fresh]
+            waiting.done.release()
