@@ -9,7 +9,11 @@ what the receiver's own work costs.
     python bench/webhook.py [--messages 6000] [--clients 4] [--workers N] [--threads 8] [--database-url URL]
 
 ``--workers`` defaults to the number of CPUs. The clients share the machine with the
-server: on a small or busy machine they take CPU from it, which both paths pay alike.
+server, so they are lean: one keep-alive raw socket each and every request built before
+the clock starts (about 0.05 ms CPU per request; ``requests`` took 0.8-0.9 ms). Each ACK
+must be status 200 with exactly the documented ACK body. Wall figures depend on what
+else the machine runs; the CPU seconds of the server processes and of the clients are
+printed beside them (the database server's own CPU, on PostgreSQL, is not counted).
 """
 
 from __future__ import annotations
