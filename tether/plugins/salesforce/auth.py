@@ -9,11 +9,19 @@
 
 Every flow except ``session`` can log in again when Salesforce answers
 ``INVALID_SESSION_ID``. Session ids are never logged.
+
+A session is kept in this process between runs (:data:`SESSIONS`), keyed by a digest of
+the tenant's login settings: a tenant syncing every minute would otherwise log in every
+minute, and Salesforce limits logins per user and hour. A kept session that has expired
+gets ``INVALID_SESSION_ID`` on first use, and the connector logs in again.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -36,16 +44,74 @@ class SalesforceSession:
         return f"<SalesforceSession {self.instance_url}>"
 
 
+class SessionCache:
+    """The sessions this process has logged in with, most recently used kept (bounded)."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._sessions: collections.OrderedDict[str, SalesforceSession] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> SalesforceSession | None:
+        with self._lock:
+            found = self._sessions.get(key)
+            if found is not None:
+                self._sessions.move_to_end(key)
+            return found
+
+    def put(self, key: str, session: SalesforceSession) -> None:
+        with self._lock:
+            self._sessions[key] = session
+            self._sessions.move_to_end(key)
+            while len(self._sessions) > self.max_entries:
+                self._sessions.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+
+
+SESSIONS = SessionCache()
+
+
+def login_key(settings: SalesforceSettings) -> str:
+    """Who logs in where: every setting a login depends on, secrets included, as a digest
+    (a changed password or org gets a new session, and no secret is kept as a key)."""
+    parts = (settings.auth, settings.login_url, settings.instance_url, settings.api_version, settings.username,
+             settings.password, settings.security_token, settings.consumer_key, settings.consumer_secret,
+             settings.refresh_token, settings.private_key)
+    return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
+
+
 class Authenticator:
-    def __init__(self, settings: SalesforceSettings, http: requests.Session) -> None:
+    def __init__(self, settings: SalesforceSettings, http: requests.Session,
+                 sessions: SessionCache | None = None) -> None:
         self.settings = settings
         self.http = http
+        self._sessions = sessions
+        self._logins = 0
 
     @property
     def can_refresh(self) -> bool:
         return self.settings.auth != "session"
 
     def login(self) -> SalesforceSession:
+        """A session: the kept one on this authenticator's first login, else a new one (a
+        second login means the session in use expired)."""
+        self._logins += 1
+        if self.settings.auth == "session":
+            return self._session()
+        sessions = SESSIONS if self._sessions is None else self._sessions
+        key = login_key(self.settings)
+        if self._logins == 1:
+            kept = sessions.get(key)
+            if kept is not None:
+                return kept
+        session = self._login()
+        sessions.put(key, session)
+        return session
+
+    def _login(self) -> SalesforceSession:
         method = {"password": self._password, "jwt": self._jwt, "refresh_token": self._refresh_token,
                   "session": self._session}.get(self.settings.auth)
         if method is None:

@@ -68,6 +68,7 @@ def fake_org_responses(org: FakeOrg | None = None, *, mock: responses.RequestsMo
     Pass ``mock`` to register on an existing ``responses.RequestsMock`` instead of starting one.
     """
     org = org or FakeOrg()
+    _forget_kept_sessions()
     bridge = ResponsesBridge(org)
     hosts = "|".join(re.escape(host) for host in (org.instance_host, *LOGIN_HOSTS))
     pattern = re.compile(rf"^https://({hosts})/.*")
@@ -82,3 +83,13 @@ def fake_org_responses(org: FakeOrg | None = None, *, mock: responses.RequestsMo
             yield org
     else:
         yield org
+
+
+def _forget_kept_sessions() -> None:
+    """In-process orgs all answer at the same instance URL: a session the connector kept
+    from an earlier org (tether.plugins.salesforce.auth.SESSIONS) is not valid for this one."""
+    try:
+        from tether.plugins.salesforce.auth import SESSIONS
+    except ImportError:  # the kit without the Salesforce plugin
+        return
+    SESSIONS.clear()

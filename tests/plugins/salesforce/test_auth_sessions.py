@@ -1,0 +1,61 @@
+"""Sessions kept between runs: one login serves every run of a tenant until it expires."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tether.core.sync.engine import sync_object
+from tether.plugins.salesforce import auth
+from tether.testing.fake_salesforce.org import INTEGRATION_USERNAME
+
+from .fake_org_setup import fake_clock, fake_org, fast_options, sf_tenant  # noqa: F401
+
+
+@pytest.fixture
+def logins(fake_org, monkeypatch):
+    """The sessions the fake org issued, in order."""
+    issued: list[str] = []
+    original = fake_org.auth.issue_session
+
+    def counting(user_id, client="api"):
+        issued.append(original(user_id, client))
+        return issued[-1]
+
+    monkeypatch.setattr(fake_org.auth, "issue_session", counting)
+    monkeypatch.setattr(auth, "SESSIONS", auth.SessionCache())
+    return issued
+
+
+def test_runs_of_a_tenant_share_one_login(fake_org, sf_tenant, logins):
+    tenant = sf_tenant()
+    fake_org.insert("Account", {"Name": "Kept Session Ltd"})
+    for _ in range(3):
+        assert sync_object(tenant, "salesforce", "Account", options=fast_options()).status == "success"
+    assert len(logins) == 1
+
+
+def test_an_expired_kept_session_is_replaced_once(fake_org, sf_tenant, logins):
+    tenant = sf_tenant()
+    sync_object(tenant, "salesforce", "Account", options=fast_options())
+    fake_org.faults.expire_sessions()
+    fake_org.insert("Account", {"Name": "After Expiry Ltd"})
+    fake_org.clock.advance(600)
+    result = sync_object(tenant, "salesforce", "Account", options=fast_options())
+    assert result.status == "success" and result.records_applied == 1
+    assert len(logins) == 2
+    sync_object(tenant, "salesforce", "Account", options=fast_options())
+    assert len(logins) == 2                                  # the new session is the kept one now
+
+
+def test_a_session_belongs_to_its_credentials(fake_org, sf_tenant, logins, monkeypatch):
+    tenant = sf_tenant()
+    sync_object(tenant, "salesforce", "Account", options=fast_options())
+    assert len(logins) == 1
+    # The admin rotates the integration user's password and updates the secret: a new login.
+    user = fake_org.auth.users[INTEGRATION_USERNAME.lower()]
+    fake_org.auth.users[INTEGRATION_USERNAME.lower()] = dataclasses.replace(user, password="Rotated-Passw0rd")
+    monkeypatch.setenv("FAKE_SF_PASSWORD", "Rotated-Passw0rd")
+    sync_object(tenant, "salesforce", "Account", options=fast_options())
+    assert len(logins) == 2
