@@ -11,7 +11,8 @@ chunking above the bulk threshold) and prints, beside their targets:
 - the ratio to a raw ``sqlite3.executemany`` upsert of the same rows, measured in the
   same run into an empty database with the same schema, indexes and connection settings
   (foreign keys enforced, the sync's page cache), in transactions of ``--page-size`` rows;
-- records/s on PostgreSQL (``--postgres-url`` or ``TETHER_TEST_POSTGRES_URL``).
+- records/s on PostgreSQL (``--postgres-url`` or ``TETHER_TEST_POSTGRES_URL``), and per CPU
+  second of the syncing process.
 
 Quick run: ``python bench/sync_inbound.py --accounts 10000 --opportunities 100000``.
 The last line of output is JSON: ``{"bench": "sync_inbound", "figures": {...}, "targets": {...}}``.
@@ -236,6 +237,7 @@ def main() -> None:
     if postgres_run:
         figures["postgres_records_per_s"] = round(postgres_run["records_per_s"])
         figures["postgres_seconds"] = round(postgres_run["seconds"], 2)
+        figures["postgres_records_per_cpu_s"] = round(postgres_run["records"] / postgres_run["cpu_seconds"])
     print(f"records synced            {sqlite_run['records']:>12,}  ({sqlite_run['objects']})")
     print(f"SQLite end to end         {figures['records_per_s']:>12,} records/s   target >= {TARGETS['records_per_s']:,}"
           f"   ({sqlite_run['seconds']:.1f}s)")
@@ -248,7 +250,8 @@ def main() -> None:
           f"{TARGETS['ratio_to_raw_sqlite']}")
     if postgres_run:
         print(f"PostgreSQL end to end     {figures['postgres_records_per_s']:>12,} records/s   "
-              f"({postgres_run['seconds']:.1f}s)")
+              f"({postgres_run['seconds']:.1f}s; {figures['postgres_records_per_cpu_s']:,} records per CPU second, "
+              f"{postgres_run['cpu_seconds']:.1f}s, the server's own CPU not counted)")
     else:
         print("PostgreSQL                (not measured: pass --postgres-url or set TETHER_TEST_POSTGRES_URL)")
     print(json.dumps({"bench": "sync_inbound", "figures": figures, "targets": TARGETS}))
