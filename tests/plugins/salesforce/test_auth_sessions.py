@@ -8,6 +8,7 @@ import pytest
 
 from tether.core.sync.engine import sync_object
 from tether.plugins.salesforce import auth
+from tether.plugins.salesforce.kept import Kept
 from tether.testing.fake_salesforce.org import INTEGRATION_USERNAME
 
 from .fake_org_setup import fake_clock, fake_org, fast_options, sf_tenant  # noqa: F401
@@ -24,7 +25,7 @@ def logins(fake_org, monkeypatch):
         return issued[-1]
 
     monkeypatch.setattr(fake_org.auth, "issue_session", counting)
-    monkeypatch.setattr(auth, "SESSIONS", auth.SessionCache())
+    monkeypatch.setattr(auth, "SESSIONS", Kept())
     return issued
 
 
@@ -59,3 +60,29 @@ def test_a_session_belongs_to_its_credentials(fake_org, sf_tenant, logins, monke
     monkeypatch.setenv("FAKE_SF_PASSWORD", "Rotated-Passw0rd")
     sync_object(tenant, "salesforce", "Account", options=fast_options())
     assert len(logins) == 2
+
+
+def test_objects_are_described_once_for_many_runs_and_afresh_when_a_manifest_is_applied(
+        fake_org, sf_tenant, logins, monkeypatch):
+    from tether.plugins.salesforce import connector, validation
+    from tether.testing.fake_salesforce import rest
+
+    monkeypatch.setattr(connector, "CATALOGS", Kept(max_age_seconds=connector.CATALOG_SECONDS))
+    described: list[str] = []
+    original = rest.RestApi.describe
+
+    def counting(self, call, sobject):
+        described.append(sobject)
+        return original(self, call, sobject)
+
+    monkeypatch.setattr(rest.RestApi, "describe", counting)
+    tenant = sf_tenant()                                   # applying described the objects (and kept them)
+    connector.CATALOGS.clear()                             # as in a freshly started worker
+    described.clear()
+    for _ in range(3):
+        assert sync_object(tenant, "salesforce", "Account", options=fast_options()).status == "success"
+    objects = connector.SalesforceConnector.for_tenant(tenant).objects
+    assert sorted(described) == sorted(objects)            # once each, not once per run
+    described.clear()
+    assert validation.describe_problems(tenant, tenant.config_for("salesforce")) == []
+    assert sorted(described) == sorted(objects)            # applying a manifest asks the org itself

@@ -193,7 +193,11 @@ def test_a_field_removed_from_the_org_fails_the_sync_naming_it(fake_org, sf_tena
     fake_org.add_custom_field("Opportunity", "Tier__c", "string")
     tenant = sf_tenant(mappings=[{"connector": "salesforce", "object": "Opportunity", "entity": "opportunity",
                                   "fields": [{"source": "Tier__c", "target": "attributes.tier"}]}])
-    del fake_org.schema.get("Opportunity").fields["Tier__c"]
+    fake_org.delete_custom_field("Opportunity", "Tier__c")
+    # The schema kept from the last describe still has the field: Salesforce's own error names it ...
+    result = sync_object(tenant, "salesforce", "Opportunity", options=fast_options())
+    assert result.status == "failed" and "No such column 'Tier__c' on entity 'Opportunity'" in result.error
+    # ... and the next run describes the object again and refuses the mapping before querying.
     result = sync_object(tenant, "salesforce", "Opportunity", options=fast_options())
     assert result.status == "failed" and "'Tier__c'" in result.error and "does not exist" in result.error
 

@@ -10,18 +10,15 @@
 Every flow except ``session`` can log in again when Salesforce answers
 ``INVALID_SESSION_ID``. Session ids are never logged.
 
-A session is kept in this process between runs (:data:`SESSIONS`), keyed by a digest of
-the tenant's login settings: a tenant syncing every minute would otherwise log in every
-minute, and Salesforce limits logins per user and hour. A kept session that has expired
-gets ``INVALID_SESSION_ID`` on first use, and the connector logs in again.
+A session is kept in this process between runs (:data:`SESSIONS`, see ``kept.py``), keyed
+by a digest of the tenant's login settings. A kept session that has expired gets
+``INVALID_SESSION_ID`` on first use, and the connector logs in again.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -33,6 +30,7 @@ from tether.core.errors import PermanentConnectorError
 
 from .config import SalesforceSettings
 from .errors import classify
+from .kept import Kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,34 +42,7 @@ class SalesforceSession:
         return f"<SalesforceSession {self.instance_url}>"
 
 
-class SessionCache:
-    """The sessions this process has logged in with, most recently used kept (bounded)."""
-
-    def __init__(self, max_entries: int = 4096) -> None:
-        self.max_entries = max_entries
-        self._sessions: collections.OrderedDict[str, SalesforceSession] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> SalesforceSession | None:
-        with self._lock:
-            found = self._sessions.get(key)
-            if found is not None:
-                self._sessions.move_to_end(key)
-            return found
-
-    def put(self, key: str, session: SalesforceSession) -> None:
-        with self._lock:
-            self._sessions[key] = session
-            self._sessions.move_to_end(key)
-            while len(self._sessions) > self.max_entries:
-                self._sessions.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._sessions.clear()
-
-
-SESSIONS = SessionCache()
+SESSIONS: Kept[SalesforceSession] = Kept()
 
 
 def login_key(settings: SalesforceSettings) -> str:
@@ -85,7 +56,7 @@ def login_key(settings: SalesforceSettings) -> str:
 
 class Authenticator:
     def __init__(self, settings: SalesforceSettings, http: requests.Session,
-                 sessions: SessionCache | None = None) -> None:
+                 sessions: Kept[SalesforceSession] | None = None) -> None:
         self.settings = settings
         self.http = http
         self._sessions = sessions

@@ -27,13 +27,14 @@ from tether.core.errors import PermanentConnectorError, QuotaExceeded
 from tether.core.sync.coerce import to_datetime
 from tether.core.sync.mappings import cached_mappings
 
-from .auth import Authenticator, SalesforceSession
+from .auth import Authenticator, SalesforceSession, login_key
 from .bulk import ROUTED, BulkReader
 from .config import SalesforceSettings
 from .cursor import BulkResume, Position, Window, make_window, parse_cursor
 from .describe import object_schema
 from .errors import SessionExpired, classify
 from .http import ApiMeter, make_session
+from .kept import Kept
 from .mapping import CONNECTOR
 from .rest import clean_record, read_rest, soql_select
 from .stages import STAGE_FIELDS, Stage, fill_from_stages, parse_stages
@@ -45,14 +46,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MINUTE = dt.timedelta(minutes=1)
+# A field an admin adds in Salesforce is seen by runs within this long; applying a
+# manifest always describes afresh.
+CATALOG_SECONDS = 600
+CATALOGS: Kept[Catalog] = Kept(max_age_seconds=CATALOG_SECONDS)
+# Errors that say the org's schema is not what the kept catalog says: the next run describes again.
+SCHEMA_CHANGED = frozenset({"INVALID_FIELD", "INVALID_TYPE", "NOT_FOUND"})
 
 
 class SalesforceConnector:
     name = CONNECTOR
 
     def __init__(self, settings: SalesforceSettings, *, objects: Sequence[str] = ("Account", "Opportunity"),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, fresh_catalog: bool = False) -> None:
         self.settings = settings
+        self.fresh_catalog = fresh_catalog
         self.objects = tuple(dict.fromkeys(objects))
         self.sleep = sleep
         self.meter = ApiMeter()
@@ -124,6 +132,8 @@ class SalesforceConnector:
                         f"{error.message}: the Salesforce session expired and could not be renewed",
                         code=error.code, status=error.status,
                         hint="give a fresh session_id, or use password, jwt or refresh_token auth") from None
+                if getattr(error, "code", None) in SCHEMA_CHANGED:
+                    CATALOGS.forget((login_key(self.settings), self.objects))
                 raise error from None
         raise AssertionError("unreachable")
 
@@ -143,13 +153,22 @@ class SalesforceConnector:
     # -- catalog ------------------------------------------------------------------------------
 
     def discover(self) -> Catalog:
+        """The mapped objects' schemas, described once per ``CATALOG_SECONDS`` per org and
+        objects in this process (a run every minute would otherwise describe every minute,
+        and each describe counts against the org's API limit); ``fresh_catalog`` always asks."""
         if self._catalog is None:
+            key = (login_key(self.settings), self.objects)
+            kept = None if self.fresh_catalog else CATALOGS.get(key)
+            if kept is not None:
+                self._catalog = kept
+                return kept
             self._connect()
             schemas = []
             for name in self.objects:
                 describe = self.call(lambda n=name: getattr(self._sf, n).describe(), doing=f"describing {name}")
                 schemas.append(object_schema(describe))
             self._catalog = Catalog(tuple(schemas))
+            CATALOGS.put(key, self._catalog)
         return self._catalog
 
     def stages(self) -> dict[str, Stage]:

@@ -66,7 +66,7 @@ def describe_problems(tenant: "TenantContext", config: Mapping[str, Any]) -> lis
     defaults = [m if m.entity in applied else outbound_only(m) for m in default_mappings(config)]
     mappings = [m for m in merge_mappings([m for m in defaults if m.fields], tenant.mappings)
                 if m.connector == CONNECTOR]
-    connector = SalesforceConnector(settings, objects=[m.object_name for m in mappings])
+    connector = SalesforceConnector(settings, objects=[m.object_name for m in mappings], fresh_catalog=True)
     try:
         catalog = connector.discover()
     except PermanentConnectorError as exc:

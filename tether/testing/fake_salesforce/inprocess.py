@@ -68,7 +68,7 @@ def fake_org_responses(org: FakeOrg | None = None, *, mock: responses.RequestsMo
     Pass ``mock`` to register on an existing ``responses.RequestsMock`` instead of starting one.
     """
     org = org or FakeOrg()
-    _forget_kept_sessions()
+    _forget_what_the_connector_kept()
     bridge = ResponsesBridge(org)
     hosts = "|".join(re.escape(host) for host in (org.instance_host, *LOGIN_HOSTS))
     pattern = re.compile(rf"^https://({hosts})/.*")
@@ -85,11 +85,13 @@ def fake_org_responses(org: FakeOrg | None = None, *, mock: responses.RequestsMo
         yield org
 
 
-def _forget_kept_sessions() -> None:
-    """In-process orgs all answer at the same instance URL: a session the connector kept
-    from an earlier org (tether.plugins.salesforce.auth.SESSIONS) is not valid for this one."""
+def _forget_what_the_connector_kept() -> None:
+    """In-process orgs all answer at the same instance URL: a session or schema the
+    connector kept from an earlier org is not this org's."""
     try:
         from tether.plugins.salesforce.auth import SESSIONS
+        from tether.plugins.salesforce.connector import CATALOGS
     except ImportError:  # the kit without the Salesforce plugin
         return
     SESSIONS.clear()
+    CATALOGS.clear()

@@ -109,6 +109,14 @@ class FakeOrg:
         with self.lock:
             return self.schema.add_custom_field(object_name, FieldDef(name, field_type, **kwargs))
 
+    def delete_custom_field(self, object_name: str, name: str) -> None:
+        """Delete a custom field, as an admin does in Setup: queries naming it get INVALID_FIELD."""
+        definition = self.schema.get(object_name)
+        if definition is None or definition.field(name) is None or not definition.field(name).custom:
+            raise KeyError(f"{object_name} has no custom field {name}")
+        with self.lock:
+            definition.remove_field(name)
+
     def add_user(self, username: str, *, last_name: str, first_name: str | None = None, email: str | None = None,
                  password: str = DEFAULT_PASSWORD, security_token: str = DEFAULT_TOKEN, user_id: str | None = None,
                  alias: str | None = None) -> str:

@@ -155,6 +155,14 @@ class ObjectDef:
         self._index(definition)
         return definition
 
+    def remove_field(self, name: str) -> FieldDef:
+        """Drop a field and its lookups (its values stay in stored rows but are no longer reachable)."""
+        definition = self._by_lower.pop(name.lower())
+        del self.fields[definition.name]
+        if definition.relationship_name:
+            self._by_relationship.pop(definition.relationship_name.lower(), None)
+        return definition
+
     def field(self, name: str) -> FieldDef | None:
         """Case-insensitive field lookup."""
         return self._by_lower.get(name.lower())
