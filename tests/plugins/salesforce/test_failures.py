@@ -194,6 +194,7 @@ def test_a_field_removed_from_the_org_fails_the_sync_naming_it(fake_org, sf_tena
     tenant = sf_tenant(mappings=[{"connector": "salesforce", "object": "Opportunity", "entity": "opportunity",
                                   "fields": [{"source": "Tier__c", "target": "attributes.tier"}]}])
     fake_org.delete_custom_field("Opportunity", "Tier__c")
+    _seed(fake_org, 1)                                       # something to read: an idle run queries nothing
     # The schema kept from the last describe still has the field: Salesforce's own error names it ...
     result = sync_object(tenant, "salesforce", "Opportunity", options=fast_options())
     assert result.status == "failed" and "No such column 'Tier__c' on entity 'Opportunity'" in result.error

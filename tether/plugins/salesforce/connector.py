@@ -50,6 +50,7 @@ MINUTE = dt.timedelta(minutes=1)
 # manifest always describes afresh.
 CATALOG_SECONDS = 600
 CATALOGS: Kept[Catalog] = Kept(max_age_seconds=CATALOG_SECONDS)
+STAGES: Kept[dict[str, Stage]] = Kept(max_age_seconds=CATALOG_SECONDS)
 # Errors that say the org's schema is not what the kept catalog says: the next run describes again.
 SCHEMA_CHANGED = frozenset({"INVALID_FIELD", "INVALID_TYPE", "NOT_FOUND"})
 
@@ -172,10 +173,16 @@ class SalesforceConnector:
         return self._catalog
 
     def stages(self) -> dict[str, Stage]:
+        """OpportunityStage by name, kept like the catalog (stage settings change in Setup, rarely)."""
         if self._stages is None:
-            soql = soql_select("OpportunityStage", STAGE_FIELDS, None, order=False)
-            result = self.call(lambda: self._sf.query_all(soql), doing="reading opportunity stages")
-            self._stages = parse_stages(clean_record(r) for r in result.get("records", []))
+            key = (login_key(self.settings), "OpportunityStage")
+            self._stages = STAGES.get(key)
+            if self._stages is None:
+                self._connect()
+                soql = soql_select("OpportunityStage", STAGE_FIELDS, None, order=False)
+                result = self.call(lambda: self._sf.query_all(soql), doing="reading opportunity stages")
+                self._stages = parse_stages(clean_record(r) for r in result.get("records", []))
+                STAGES.put(key, self._stages)
         return self._stages
 
     # -- reading ------------------------------------------------------------------------------
@@ -229,6 +236,11 @@ class SalesforceConnector:
             window, total = self._plan(request)
             if window.empty:
                 yield Page(records=[], cursor=request.cursor)
+                return
+            if total == 0:
+                # The window ends at the org's settled time, so nothing can still arrive in it:
+                # the watermark moves on without a query (an idle run costs two calls).
+                yield Page(records=[], cursor=window.watermark.encode())
                 return
             if total >= max(self.settings.bulk_threshold, 1):
                 pages = self._bulk_pages(request, fields, window, total)

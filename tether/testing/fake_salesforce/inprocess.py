@@ -90,8 +90,9 @@ def _forget_what_the_connector_kept() -> None:
     connector kept from an earlier org is not this org's."""
     try:
         from tether.plugins.salesforce.auth import SESSIONS
-        from tether.plugins.salesforce.connector import CATALOGS
+        from tether.plugins.salesforce.connector import CATALOGS, STAGES
     except ImportError:  # the kit without the Salesforce plugin
         return
     SESSIONS.clear()
     CATALOGS.clear()
+    STAGES.clear()

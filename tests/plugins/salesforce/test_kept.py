@@ -1,4 +1,5 @@
-"""Sessions kept between runs: one login serves every run of a tenant until it expires."""
+"""What the connector keeps between runs: one login and one describe serve many runs, so an
+idle incremental run costs two API calls."""
 
 from __future__ import annotations
 
@@ -86,3 +87,16 @@ def test_objects_are_described_once_for_many_runs_and_afresh_when_a_manifest_is_
     described.clear()
     assert validation.describe_problems(tenant, tenant.config_for("salesforce")) == []
     assert sorted(described) == sorted(objects)            # applying a manifest asks the org itself
+
+
+def test_an_idle_incremental_run_costs_two_api_calls(fake_org, sf_tenant, logins):
+    tenant = sf_tenant()
+    fake_org.insert("Opportunity", {"Name": "Only Deal", "StageName": "Prospecting", "CloseDate": "2025-01-01"})
+    fake_org.clock.advance(900)
+    assert sync_object(tenant, "salesforce", "Opportunity", options=fast_options()).records_applied == 1
+    fake_org.clock.advance(900)
+    idle = sync_object(tenant, "salesforce", "Opportunity", options=fast_options())
+    assert (idle.status, idle.records_read, idle.api_calls) == ("success", 0, 2)   # getUpdated and COUNT()
+    fake_org.insert("Opportunity", {"Name": "New Deal", "StageName": "Prospecting", "CloseDate": "2025-01-01"})
+    fake_org.clock.advance(900)
+    assert sync_object(tenant, "salesforce", "Opportunity", options=fast_options()).records_applied == 1
