@@ -18,8 +18,9 @@ from .world import World, build_world
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-# The README's screenshots are refreshed on request (TETHER_SCREENSHOTS=docs/screenshots make test);
-# otherwise they go to a temporary folder so a test run leaves the checkout clean.
+# The screenshots are test artifacts kept in docs/screenshots/ (linked from the README);
+# TETHER_SCREENSHOTS=<folder> puts them elsewhere, e.g. to keep a checkout unchanged.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SCREENSHOTS_ENV = "TETHER_SCREENSHOTS"
 
 
@@ -38,7 +39,7 @@ def world(request, plugin_host, tmp_path_factory) -> Iterator[World]:
             pytest.skip("PostgreSQL tests need TETHER_TEST_POSTGRES_URL")
         store = database.new_store()
     # Screenshots come from the SQLite run only: one set, whatever the backends.
-    screenshots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path_factory.mktemp("screenshots"))
+    screenshots = Path(os.environ.get(SCREENSHOTS_ENV) or SCREENSHOTS)
     built = build_world(store, plugin_host, tmp_path_factory.mktemp("web-home"),
                         screenshots=screenshots if request.param == "sqlite" else None)
     yield built

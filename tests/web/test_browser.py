@@ -1,8 +1,8 @@
 """The pages in headless Chromium against `tether serve` on loopback, seeded from the fake org.
 
 Each scenario is what a CSM, renewal manager, analyst or admin does in a browser; the
-screenshots of the SQLite run go to a temporary folder, or to docs/screenshots/ (linked from
-the README) when ``TETHER_SCREENSHOTS=docs/screenshots`` is set.
+screenshots of the SQLite run are kept in docs/screenshots/ (linked from the README), or in
+the folder ``TETHER_SCREENSHOTS`` names.
 """
 
 from __future__ import annotations
