@@ -9,6 +9,7 @@ delivers due Outbound Messages over real HTTP(S).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import ssl
 import tempfile
@@ -22,8 +23,51 @@ from .clock import FakeClock
 from .org import DEFAULT_API_VERSION, FakeOrg
 
 
+class _Body(io.RawIOBase):
+    """A request body read from the connection, never past its Content-Length: what the app
+    leaves unread is drained afterwards, so the next request on the connection starts clean."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream = stream
+        self.remaining = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.remaining <= 0:
+            return 0
+        data = self.stream.read(min(len(buffer), self.remaining))
+        buffer[:len(data)] = data
+        self.remaining -= len(data)
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        line = self.stream.readline(limit) if limit > 0 else b""
+        self.remaining -= len(line)
+        return line
+
+    def drain(self) -> bool:
+        while self.remaining > 0:
+            data = self.stream.read(min(65536, self.remaining))
+            if not data:
+                return False
+            self.remaining -= len(data)
+        return True
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """No per-request logging (URLs and headers may carry session ids); drops hung connections."""
+    """No per-request logging (URLs and headers may carry session ids); drops hung
+    connections; keeps connections alive as Salesforce does.
+
+    werkzeug's development server answers every request with ``Connection: close`` because
+    ``http.server`` cannot drain an unread body; this handler bounds the body to its
+    Content-Length and drains it, so a client (requests' pool) reuses its TLS connection
+    instead of paying a handshake per API call. Chunked request bodies still close.
+    """
+
+    timeout = 30  # an idle kept-alive connection is dropped after this long
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -33,6 +77,31 @@ class _QuietHandler(WSGIRequestHandler):
 
     def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
         self.close_connection = True
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and getattr(self, "_keep_alive", False):
+            return
+        super().send_header(keyword, value)
+
+    def run_wsgi(self) -> None:
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length, chunked = 0, True
+        self._keep_alive = (not chunked and self.request_version == "HTTP/1.1"
+                            and self.headers.get("Connection", "").lower() != "close")
+        if not self._keep_alive:
+            super().run_wsgi()
+            return
+        body = _Body(self.rfile, length)
+        connection, self.rfile = self.rfile, io.BufferedReader(body)  # type: ignore[assignment]
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection
+        if not body.drain():
+            self.close_connection = True
 
 
 class FakeOrgServer:
