@@ -117,6 +117,19 @@ def collector_paused() -> Iterator[None]:
                     gc.enable()
 
 
+def fetch_tuples(connection, statement) -> list[tuple]:
+    """All rows of a Core ``statement`` as the driver's plain tuples: bind values are
+    processed by SQLAlchemy, result rows are not wrapped (bulk reads of many rows)."""
+    result = connection.execute(statement)
+    cursor = getattr(result, "cursor", None)
+    try:
+        if cursor is not None:
+            return cursor.fetchall()
+        return [tuple(row) for row in result]
+    finally:
+        result.close()
+
+
 def raw_fetchall(session, statement) -> list[tuple]:
     """All rows of a Core ``statement`` as plain tuples (no type processing)."""
     connection = session.connection()

@@ -62,6 +62,7 @@ class SalesforceConnector:
                  sleep: Callable[[float], None] = time.sleep, fresh_catalog: bool = False) -> None:
         self.settings = settings
         self.fresh_catalog = fresh_catalog
+        self._kept_key = login_key(settings)  # what is kept between runs is kept per login
         self.objects = tuple(dict.fromkeys(objects))
         self.sleep = sleep
         self.meter = ApiMeter()
@@ -134,7 +135,7 @@ class SalesforceConnector:
                         code=error.code, status=error.status,
                         hint="give a fresh session_id, or use password, jwt or refresh_token auth") from None
                 if getattr(error, "code", None) in SCHEMA_CHANGED:
-                    CATALOGS.forget((login_key(self.settings), self.objects))
+                    CATALOGS.forget((self._kept_key, self.objects))
                 raise error from None
         raise AssertionError("unreachable")
 
@@ -158,7 +159,7 @@ class SalesforceConnector:
         objects in this process (a run every minute would otherwise describe every minute,
         and each describe counts against the org's API limit); ``fresh_catalog`` always asks."""
         if self._catalog is None:
-            key = (login_key(self.settings), self.objects)
+            key = (self._kept_key, self.objects)
             kept = None if self.fresh_catalog else CATALOGS.get(key)
             if kept is not None:
                 self._catalog = kept
@@ -175,7 +176,7 @@ class SalesforceConnector:
     def stages(self) -> dict[str, Stage]:
         """OpportunityStage by name, kept like the catalog (stage settings change in Setup, rarely)."""
         if self._stages is None:
-            key = (login_key(self.settings), "OpportunityStage")
+            key = (self._kept_key, "OpportunityStage")
             self._stages = STAGES.get(key)
             if self._stages is None:
                 self._connect()

@@ -14,17 +14,7 @@ import numpy as np
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
-
-def fetch_all(connection: Connection, stmt) -> list[tuple]:
-    """All rows of a Core statement as plain tuples (bind values processed by SQLAlchemy)."""
-    result = connection.execute(stmt)
-    cursor = getattr(result, "cursor", None)
-    try:
-        if cursor is not None:
-            return cursor.fetchall()
-        return [tuple(row) for row in result]
-    finally:
-        result.close()
+from tether.core.renewals.sqlparts import fetch_tuples as fetch_all
 
 
 def fetch_table(connection: Connection, stmt, width: int) -> np.ndarray:

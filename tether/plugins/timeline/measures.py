@@ -16,6 +16,7 @@ from sqlalchemy import Float, case, func, select
 
 from tether.core.contracts import HealthMeasure, RenewalFeatures
 from tether.core.plugins import TenantContext
+from tether.core.renewals.sqlparts import fetch_tuples
 from tether.core.store import Opportunity
 from tether.core.store.types import utcnow
 
@@ -88,14 +89,14 @@ def _activity_stats(tenant: TenantContext, entity_kind: str, ids: Sequence[int],
                                       table.c.is_deleted == True).distinct()  # noqa: E712
         if few:
             stmt, hidden = stmt.where(column.in_(list(ids))), hidden.where(column.in_(list(ids)))
-        rows = _fetch(connection, stmt)
-        redo = [row[0] for row in _fetch(connection, hidden)]
+        rows = fetch_tuples(connection, stmt)
+        redo = [row[0] for row in fetch_tuples(connection, hidden)]
         if redo:
             wanted = set(redo)
             rows = [row for row in rows if row[0] not in wanted]
             live = stmt.where(table.c.is_deleted == False)  # noqa: E712
             for start in range(0, len(redo), IN_LIST_LIMIT):
-                rows += _fetch(connection, live.where(column.in_(redo[start:start + IN_LIST_LIMIT])))
+                rows += fetch_tuples(connection, live.where(column.in_(redo[start:start + IN_LIST_LIMIT])))
     # One C-level conversion: ids (below 2**53), epoch seconds and counts all fit a float.
     table_rows = np.array(rows, dtype=float).reshape(len(rows), 3)
     found = table_rows[:, 0].astype(np.int64)
@@ -106,14 +107,6 @@ def _activity_stats(tenant: TenantContext, entity_kind: str, ids: Sequence[int],
     _cache.clear()  # one entry: only the run in progress benefits
     _cache[key] = (ids, time.monotonic(), found, last, recent)
     return found, last, recent
-
-
-def _fetch(connection, stmt) -> list[tuple]:
-    result = connection.execute(stmt)
-    try:
-        return result.cursor.fetchall() if getattr(result, "cursor", None) is not None else [tuple(r) for r in result]
-    finally:
-        result.close()
 
 
 def days_since_last_activity(tenant: TenantContext, entity_kind: str, ids: Sequence[int]) -> Mapping[int, Any]:
