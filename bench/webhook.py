@@ -110,18 +110,19 @@ class Connection:
         self.sock.close()
 
 
-def client_worker(port: int, client: int, count: int, trivial: bool, ready, results) -> None:
+def client_worker(port: int, client: int, count: int, connections: int, trivial: bool, ready, results) -> None:
     from tether.plugins.salesforce.outbound_messages import ACK_BODY
 
     expected = b"ok" if trivial else ACK_BODY.encode()
     path = TRIVIAL_PATH if trivial else RECEIVER_PATH
     requests = [request_bytes(port, path, message(client, index)) for index in range(count)]
-    connection = Connection(port)
+    pool = [Connection(port) for _ in range(connections)]
     latencies = []
     failures = 0
     ready.wait()
     cpu = os.times()
-    for request in requests:
+    for index, request in enumerate(requests):
+        connection = pool[index % connections]
         started = time.perf_counter()
         status, body = connection.exchange(request)
         latencies.append(time.perf_counter() - started)
@@ -129,18 +130,21 @@ def client_worker(port: int, client: int, count: int, trivial: bool, ready, resu
         if not status.startswith(b"HTTP/1.1 200 ") or body != expected:
             failures += 1
     after = os.times()
-    connection.close()
+    for connection in pool:
+        connection.close()
     results.put((latencies, failures, (after.user - cpu.user) + (after.system - cpu.system)))
 
 
-def drive(port: int, clients: int, per_client: int, trivial: bool) -> tuple[float, list[float], int, float]:
+def drive(port: int, clients: int, per_client: int, trivial: bool, connections: int = 1
+          ) -> tuple[float, list[float], int, float]:
     """(elapsed s, latencies, failures, client CPU s); the clock runs from the moment all
     clients have their requests built and their connections open."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     ready = context.Barrier(clients + 1)
     offset = 50 if trivial else 0
-    processes = [context.Process(target=client_worker, args=(port, offset + c, per_client, trivial, ready, results))
+    processes = [context.Process(target=client_worker, args=(port, offset + c, per_client, connections, trivial, ready,
+                                                                    results))
                  for c in range(clients)]
     for process in processes:
         process.start()
@@ -211,6 +215,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=4,
+                        help="keep-alive connections per client, used in turn (one request in flight per client)")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web processes")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
@@ -246,12 +252,14 @@ def main() -> None:
     wait_until_up(port)
     per_client = max(1, args.messages // args.clients)
 
-    drive(port, args.clients, 20, trivial=True)  # warm up both paths and the pool
+    drive(port, args.clients, 20, trivial=True, connections=args.connections)  # warm up both paths and the pool
     cpu_before = server_cpu(pool.pids)
-    receiver_s, receiver_lat, receiver_fail, client_cpu_receiver = drive(port, args.clients, per_client, trivial=False)
+    receiver_s, receiver_lat, receiver_fail, client_cpu_receiver = drive(port, args.clients, per_client, trivial=False,
+                                                                         connections=args.connections)
     cpu_receiver = server_cpu(pool.pids) - cpu_before
     cpu_before = server_cpu(pool.pids)
-    trivial_s, trivial_lat, trivial_fail, client_cpu_trivial = drive(port, args.clients, per_client, trivial=True)
+    trivial_s, trivial_lat, trivial_fail, client_cpu_trivial = drive(port, args.clients, per_client, trivial=True,
+                                                                     connections=args.connections)
     cpu_trivial = server_cpu(pool.pids) - cpu_before
     pool.stop()
 

@@ -4,17 +4,18 @@ Storing is idempotent on (tenant, connector, notification id), so a re-delivered
 message adds nothing. Processing (applying the records) belongs to the sync engine.
 
 :class:`GroupCommit` lets concurrent requests share a transaction: each request thread
-hands its rows over and waits; one writer thread takes everything waiting, writes it in
-one transaction per tenant and wakes each request with its own outcome. Under load a
-burst of messages costs one commit instead of one each, and nothing is acknowledged
-before the commit that holds it.
+queues its rows; whichever thread finds no write in progress leads, writing everything
+queued in one transaction per tenant and waking each request with its own outcome, while
+the others wait for theirs. A lone request writes its own rows without handing them to
+another thread; under load a burst of messages costs one commit instead of one each, and
+nothing is acknowledged before the commit that holds it.
 
 Waking the inbox job (``on_commit``) follows every commit but is rate-limited per tenant
 and connector: queueing that job is a transaction of its own, deduplicated against the
 one already waiting, and one per message doubled the database work for nothing. A
 commit after a quiet spell wakes the job before its requests are answered; commits
 within ``wake_interval_seconds`` of the last wake are woken together at the end of that
-interval (by the writer thread, or by :meth:`GroupCommit.flush` on shutdown).
+interval (by a timer thread, or by :meth:`GroupCommit.flush` on shutdown).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def store_notifications(session: Session, tenant_id: str, connector: str,
     Each notification is ``{"notification_id", "object_name", "record_external_id", "payload"}``.
     Runs inside the caller's transaction.
     """
+    connection = session.connection()
+    return _insert(connection.dialect, connection.exec_driver_sql, tenant_id, connector, notifications)
+
+
+def _insert(dialect: Any, execute: Callable[[str, tuple], Any], tenant_id: str, connector: str,
+            notifications: Iterable[Mapping[str, Any]]) -> list[str]:
     now = utcnow()
     rows = [
         {
@@ -55,11 +62,18 @@ def store_notifications(session: Session, tenant_id: str, connector: str,
     ]
     if not rows:
         return []
-    dialect = session.get_bind().dialect
     # One multi-row INSERT as driver SQL, with the columns' own bind processors: the
-    # webhook's hot path skips SQLAlchemy's per-execution compile work, and keeps its
-    # events and error wrapping (an outage is still a DBAPIError the receiver answers 503).
-    return _writer(dialect.name, dialect).insert(session.connection(), rows)
+    # webhook's hot path skips SQLAlchemy's per-execution compile work.
+    return _writer(dialect.name, dialect).insert(execute, rows)
+
+
+def _driver_execute(connection: Any, sql: str, params: tuple) -> list[tuple]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 class _InboxWriter:
@@ -74,7 +88,7 @@ class _InboxWriter:
         self.head = f"INSERT INTO {table.name} ({', '.join(self.COLUMNS)}) VALUES "
         self.tail = " ON CONFLICT (tenant_id, connector, notification_id) DO NOTHING RETURNING notification_id"
 
-    def insert(self, connection: Any, rows: list[dict[str, Any]]) -> list[str]:
+    def insert(self, execute: Callable[[str, tuple], Any], rows: list[dict[str, Any]]) -> list[str]:
         # Values every row shares (the receipt time above all) are processed once, not per row.
         plan = []
         for name, processor in zip(self.COLUMNS, self.processors):
@@ -96,9 +110,9 @@ class _InboxWriter:
         for start in range(0, len(rows), per_statement):
             count = min(per_statement, len(rows) - start)
             width = len(self.COLUMNS)
-            result = connection.exec_driver_sql(self.head + ", ".join([self.row] * count) + self.tail,
-                                                tuple(params[start * width:(start + count) * width]))
-            new += [notification_id for (notification_id,) in result.fetchall()]
+            result = execute(self.head + ", ".join([self.row] * count) + self.tail,
+                             tuple(params[start * width:(start + count) * width]))
+            new += [notification_id for (notification_id,) in (result if isinstance(result, list) else result.fetchall())]
         return new
 
 
@@ -137,8 +151,8 @@ class GroupCommit:
 
     ``store(tenant_id, connector, notifications)`` blocks until the rows are committed and
     returns the ids that were new, or raises what the write raised (the caller answers
-    503). A round takes whatever is waiting, up to ``max_messages``; an idle writer
-    takes a lone request at once, so light traffic waits for nothing.
+    503). The thread that finds no round in progress leads one: it takes whatever is
+    queued, up to ``max_messages`` a round, until nothing is left.
 
     ``on_commit(context, connector, new_ids)``, if given, is called after the commits
     that stored new ids (``context`` is what one of their requests passed to
@@ -157,20 +171,26 @@ class GroupCommit:
         self.on_commit = on_commit
         self.wake_interval_seconds = wake_interval_seconds
         self._queue: "queue.SimpleQueue[_Waiting]" = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._writer: threading.Thread | None = None
+        self._leading = threading.Lock()
         self._wake_lock = threading.Lock()
         self._last_wake: dict[tuple[str, str], float] = {}
         # (tenant, connector) -> (context, ids stored since the last wake, when it is due)
         self._owed: dict[tuple[str, str], tuple[Any, list[str], float]] = {}
+        self._timer: threading.Timer | None = None
 
     def store_notifications(self, tenant_id: str, connector: str, notifications: Iterable[Mapping[str, Any]],
                             *, context: Any = None) -> list[str]:
         waiting = _Waiting(tenant_id, connector, list(notifications), context)
         if not waiting.notifications:
             return []
-        self._ensure_writer()
         self._queue.put(waiting)
+        # Whoever fails to lead queued before the leader's last look at the queue, which
+        # comes after it stops leading: no request is left behind.
+        while not self._queue.empty() and self._leading.acquire(blocking=False):
+            try:
+                self._lead()
+            finally:
+                self._leading.release()
         if not waiting.done.acquire(timeout=self.timeout_seconds):
             from .errors import StoreUnavailable
 
@@ -179,38 +199,21 @@ class GroupCommit:
             raise waiting.error
         return waiting.new_ids
 
-    def _ensure_writer(self) -> None:
-        if self._writer is not None and self._writer.is_alive():
-            return
-        with self._lock:
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._run, name="tether-inbox-writer", daemon=True)
-                self._writer.start()
-
-    def _run(self) -> None:
+    def _lead(self) -> None:
         while True:
-            try:
-                batch = [self._queue.get(timeout=self._until_owed())]
-            except queue.Empty:
-                self.flush(due_only=True)
-                continue
+            batch: list[_Waiting] = []
             while len(batch) < self.max_messages:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            if not batch:
+                return
             by_tenant: dict[str, list[_Waiting]] = {}
             for waiting in batch:
                 by_tenant.setdefault(waiting.tenant_id, []).append(waiting)
             for tenant_id, group in by_tenant.items():
                 self._write(tenant_id, group)
-            self.flush(due_only=True)
-
-    def _until_owed(self) -> float | None:
-        with self._wake_lock:
-            if not self._owed:
-                return None
-            return max(0.0, min(due for _, _, due in self._owed.values()) - time.monotonic())
 
     def _wake(self, tenant_id: str, connector: str, context: Any, ids: list[str]) -> None:
         """Call ``on_commit`` now, or owe it until the interval since the last call is up."""
@@ -221,9 +224,25 @@ class GroupCommit:
             if owed is not None or now - self._last_wake.get(key, -1e9) < self.wake_interval_seconds:
                 due = owed[2] if owed else self._last_wake[key] + self.wake_interval_seconds
                 self._owed[key] = (context, (owed[1] if owed else []) + ids, due)
+                if self._timer is None:
+                    self._timer = threading.Timer(max(0.0, due - now), self._wake_owed)
+                    self._timer.daemon = True
+                    self._timer.name = "tether-inbox-wake"
+                    self._timer.start()
                 return
             self._last_wake[key] = now
         self._call_on_commit(tenant_id, connector, context, ids)
+
+    def _wake_owed(self) -> None:
+        with self._wake_lock:
+            self._timer = None
+        self.flush(due_only=True)
+        with self._wake_lock:  # owed again meanwhile, or not yet due: look again when it is
+            if self._owed and self._timer is None:
+                due = min(due for _, _, due in self._owed.values())
+                self._timer = threading.Timer(max(0.0, due - time.monotonic()), self._wake_owed)
+                self._timer.daemon = True
+                self._timer.start()
 
     def flush(self, *, due_only: bool = False) -> None:
         """Make the ``on_commit`` calls still owed (all of them, or those due): a server
@@ -249,10 +268,12 @@ class GroupCommit:
             by_connector.setdefault(waiting.connector, []).append(waiting)
         try:
             new: dict[str, list[str]] = {}
-            with self.store.write_transaction(tenant_id) as session:
+            # The rows name their tenant, so the driver connection needs no tenant scoping.
+            with self.store.driver_write() as connection:
+                execute = functools.partial(_driver_execute, connection)
                 for connector, members in by_connector.items():  # one statement for all of them
-                    new[connector] = store_notifications(session, tenant_id, connector,
-                                                         [n for waiting in members for n in waiting.notifications])
+                    new[connector] = _insert(self.store.engine.dialect, execute, tenant_id, connector,
+                                             [n for waiting in members for n in waiting.notifications])
         except BaseException as exc:  # every waiting request learns the write failed
             for waiting in group:
                 waiting.error = exc

@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 
+from tether.core import inbox as inbox_module
 from tether.core.runtime import Runtime
 from tether.core.settings import Settings
 from tether.core.store import InboxMessage
@@ -146,16 +146,15 @@ def test_the_allow_list_checks_the_sender_behind_trusted_proxies(tether_store, p
     assert inside.status_code == 200
 
 
-def test_a_store_outage_answers_503_and_the_retry_stores_once(receiver, tether_store):
-    def fail_inbox_writes(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO INBOX"):
-            raise OperationalError(statement, parameters, Exception("disk I/O error"))
+def test_a_store_outage_answers_503_and_the_retry_stores_once(receiver, tether_store, monkeypatch):
+    driver_error = tether_store.engine.dialect.loaded_dbapi.OperationalError
 
-    event.listen(tether_store.engine, "before_cursor_execute", fail_inbox_writes)
-    try:
+    def fail_inbox_writes(connection, statement, parameters):  # what the driver raises when the disk fails
+        raise driver_error("disk I/O error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox_module, "_driver_execute", fail_inbox_writes)
         response = post(receiver, fixture("om_opportunity_single.xml"))
-    finally:
-        event.remove(tether_store.engine, "before_cursor_execute", fail_inbox_writes)
     assert_fault(response, 503, "retry later")
     assert "soapenv:Server" in response.get_data(as_text=True)
     assert inbox(tether_store) == []

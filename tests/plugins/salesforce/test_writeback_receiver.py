@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-from sqlalchemy import event, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
 
+from tether.core import inbox as inbox_module
 from tether.core.jobs.base import JobRequest
 from tether.core.jobs.runner import execute
 from tether.core.runtime import Runtime
@@ -63,24 +63,22 @@ def test_concurrent_messages_are_each_acknowledged_once_stored_and_stored_once(f
     assert stored(tenant) == 400  # each notification once
 
 
-def test_a_failed_shared_commit_answers_503_to_every_message_in_it(fake_org, sf_tenant, om_app):
+def test_a_failed_shared_commit_answers_503_to_every_message_in_it(fake_org, sf_tenant, om_app, monkeypatch):
     tenant = sf_tenant(**om_config(fake_org))
+    driver_error = tenant.store.engine.dialect.loaded_dbapi.OperationalError
 
-    def fail(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO INBOX"):
-            raise OperationalError(statement, parameters, Exception("disk I/O error"))
+    def fail(connection, statement, parameters):  # what the driver raises when the disk fails
+        raise driver_error("disk I/O error")
 
-    event.listen(tenant.store.engine, "before_cursor_execute", fail)
     answers = []
     threads = [threading.Thread(target=lambda n=n: answers.append(om_app.test_client().post(
         URL, data=message(fake_org.org_id, range(n * 10, n * 10 + 10)), headers=XML).status_code)) for n in range(8)]
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox_module, "_driver_execute", fail)
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    finally:
-        event.remove(tenant.store.engine, "before_cursor_execute", fail)
     assert answers == [503] * 8 and stored(tenant) == 0
     assert om_app.test_client().post(URL, data=message(fake_org.org_id, range(10)), headers=XML).status_code == 200
     assert stored(tenant) == 10

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ConfigurationError, MigrationRequired, StoreUnavailable
@@ -65,6 +65,13 @@ def _create(url: str, parsed, **kwargs) -> Engine:
         ) from exc
 
 
+def _rollback_quietly(connection, driver_error) -> None:
+    try:
+        connection.rollback()
+    except driver_error:  # the connection is gone; the pool replaces it
+        connection.invalidate()
+
+
 class Store:
     """One database: sessions scoped to a tenant, an admin session, and migrations."""
 
@@ -107,6 +114,35 @@ class Store:
             return
         with self._write_lock, self.tenant_transaction(tenant_id) as session:
             yield session
+
+    @contextlib.contextmanager
+    def driver_write(self) -> Iterator[Any]:
+        """A pooled DBAPI connection for a short hot-path write of rows that name their
+        tenant themselves: committed on success, rolled back on error, serialised per
+        process on SQLite like :meth:`write_transaction`.
+
+        Below SQLAlchemy on purpose: for the webhook receiver's one INSERT per round its
+        session and Core layers cost as much CPU as the database. Driver errors (and a
+        failed checkout) become :class:`StoreUnavailable`, which the receiver answers 503."""
+        with self._write_lock or contextlib.nullcontext():
+            try:
+                connection = self.engine.raw_connection()
+            except DBAPIError as exc:
+                raise StoreUnavailable(f"cannot reach the database at {self.safe_url}: {type(exc.orig).__name__}",
+                                       hint="check TETHER_DATABASE_URL and that the server is running") from exc
+            driver_error = self.engine.dialect.loaded_dbapi.Error
+            try:
+                yield connection.driver_connection
+                connection.commit()
+            except driver_error as exc:
+                _rollback_quietly(connection, driver_error)
+                raise StoreUnavailable(f"the write to {self.safe_url} failed: {type(exc).__name__}: {exc}",
+                                       hint="check the database server and its logs") from exc
+            except BaseException:
+                _rollback_quietly(connection, driver_error)
+                raise
+            finally:
+                connection.close()  # back to the pool
 
     # -- migrations ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tether.core.store.models import Base, BigId, ExternalRecord, TenantScoped, Timestamps
@@ -78,4 +78,10 @@ class ActivityRecord(TenantScoped, ExternalRecord, Timestamps, Base):
         Index("ix_timeline_activities_relationship", "tenant_id", "relationship_id", "occurred_at", "id"),
         Index("ix_timeline_activities_opportunity", "tenant_id", "opportunity_id", "occurred_at", "id"),
         Index("ix_timeline_activities_tenant_time", "tenant_id", "occurred_at", "id"),
+        # The few activities hidden at their source, per entity: a scoring run looks them up
+        # instead of scanning every activity of the tenant.
+        Index("ix_timeline_activities_hidden_company", "tenant_id", "company_id",
+              sqlite_where=text("is_deleted = 1"), postgresql_where=text("is_deleted")),
+        Index("ix_timeline_activities_hidden_relationship", "tenant_id", "relationship_id",
+              sqlite_where=text("is_deleted = 1"), postgresql_where=text("is_deleted")),
     )
