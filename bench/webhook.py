@@ -172,25 +172,34 @@ def bench_app(runtime):
 
     app = create_app(runtime)
     app.add_url_rule("/bench/trivial", "bench_trivial", lambda: "ok", methods=["POST"])
+    app.add_url_rule("/bench/worker", "bench_worker", lambda: str(os.getpid()))
     return app
 
 
-def wait_until_up(port: int, timeout: float = 60.0) -> None:
+def wait_until_up(port: int, pids: list[int], timeout: float = 60.0) -> None:
+    """Until every web process answers: a connection made while one is still starting
+    would stay with the others for the whole run (SO_REUSEPORT only spreads connections
+    over the sockets listening when they are made)."""
     import http.client
 
     deadline = time.monotonic() + timeout
+    seen: set[int] = set()
     while time.monotonic() < deadline:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
+            connection.request("GET", "/bench/worker")
+            response = connection.getresponse()
+            if response.status == 200:
+                seen.add(int(response.read()))
+                if seen >= set(pids):
+                    return
+                continue
         except OSError:
             pass
         finally:
             connection.close()
         time.sleep(0.1)
-    raise SystemExit("the server did not start")
+    raise SystemExit(f"the server did not start: {len(seen)} of {len(pids)} web processes answered")
 
 
 def server_cpu(pids: list[int]) -> float:
@@ -249,7 +258,7 @@ def main() -> None:
     port = free_port()
     pool = WorkerPool(host="127.0.0.1", port=port, threads=args.threads, workers=args.workers,
                       app_factory="webhook:bench_app").start()
-    wait_until_up(port)
+    wait_until_up(port, pool.pids)
     per_client = max(1, args.messages // args.clients)
 
     drive(port, args.clients, 20, trivial=True, connections=args.connections)  # warm up both paths and the pool
