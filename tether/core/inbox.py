@@ -46,10 +46,11 @@ def store_notifications(session: Session, tenant_id: str, connector: str,
     Runs inside the caller's transaction.
     """
     connection = session.connection()
-    return _insert(connection.dialect, connection.exec_driver_sql, tenant_id, connector, notifications)
+    return _insert(connection.dialect, lambda sql, params: connection.exec_driver_sql(sql, params).fetchall(),
+                   tenant_id, connector, notifications)
 
 
-def _insert(dialect: Any, execute: Callable[[str, tuple], Any], tenant_id: str, connector: str,
+def _insert(dialect: Any, execute: Callable[[str, tuple], list], tenant_id: str, connector: str,
             notifications: Iterable[Mapping[str, Any]]) -> list[str]:
     now = utcnow()
     rows = [
@@ -88,7 +89,8 @@ class _InboxWriter:
         self.head = f"INSERT INTO {table.name} ({', '.join(self.COLUMNS)}) VALUES "
         self.tail = " ON CONFLICT (tenant_id, connector, notification_id) DO NOTHING RETURNING notification_id"
 
-    def insert(self, execute: Callable[[str, tuple], Any], rows: list[dict[str, Any]]) -> list[str]:
+    def insert(self, execute: Callable[[str, tuple], list], rows: list[dict[str, Any]]) -> list[str]:
+        """``execute(sql, params)`` runs one statement and returns its rows."""
         # Values every row shares (the receipt time above all) are processed once, not per row.
         plan = []
         for name, processor in zip(self.COLUMNS, self.processors):
@@ -112,7 +114,7 @@ class _InboxWriter:
             width = len(self.COLUMNS)
             result = execute(self.head + ", ".join([self.row] * count) + self.tail,
                              tuple(params[start * width:(start + count) * width]))
-            new += [notification_id for (notification_id,) in (result if isinstance(result, list) else result.fetchall())]
+            new += [notification_id for (notification_id,) in result]
         return new
 
 
