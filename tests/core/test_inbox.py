@@ -103,3 +103,63 @@ def test_concurrent_stores_each_get_their_own_new_ids_and_all_are_woken(tether_s
     assert {i for ids in results.values() for i in ids} == {f"n{n}" for n in range(20)}
     woken = [i for _, _, ids in wakes.calls for i in ids]
     assert sorted(woken) == sorted(f"n{n}" for n in range(20))  # each new id woken once
+
+
+def test_no_request_is_left_waiting_when_leadership_changes_hands(tether_store, acme):
+    # Many short rounds: a request that queues just as the leader finds the queue empty
+    # must still be written (by that leader's second look, or by itself), not wait for
+    # the timeout (which would raise StoreUnavailable here).
+    writer = GroupCommit(tether_store, timeout_seconds=10, max_messages=2)
+    errors, stored = [], []
+
+    def send(n):
+        try:
+            for k in range(40):
+                stored.extend(writer.store_notifications("acme", "mem", rows(f"t{n}-{k}")))
+        except Exception as exc:  # a stranded request times out with StoreUnavailable
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(stored) == sorted(f"t{n}-{k}" for n in range(12) for k in range(40))
+
+
+def test_a_request_queued_as_the_leader_finishes_is_written_without_waiting_for_another(tether_store, acme):
+    # The narrow window, held open: the leader has found the queue empty but not yet let
+    # go when a second request queues and fails to lead. The leader's look after letting
+    # go must write it; else it would wait for the timeout (StoreUnavailable).
+    writer = GroupCommit(tether_store, timeout_seconds=3)
+    drained, follower_failed_to_lead = threading.Event(), threading.Event()
+    lead = writer._lead
+
+    def lead_then_hold():
+        lead()
+        if not drained.is_set():
+            drained.set()
+            follower_failed_to_lead.wait(5)
+
+    class WatchedLock:
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def acquire(self, blocking=True, timeout=-1):
+            got = self.lock.acquire(blocking, timeout)
+            if not got:
+                follower_failed_to_lead.set()
+            return got
+
+        def release(self):
+            self.lock.release()
+
+    writer._lead, writer._leading = lead_then_hold, WatchedLock()
+    results = {}
+    leader = threading.Thread(target=lambda: results.update(a=writer.store_notifications("acme", "mem", rows("a"))))
+    leader.start()
+    assert drained.wait(5)
+    results["b"] = writer.store_notifications("acme", "mem", rows("b"))
+    leader.join()
+    assert results == {"a": ["a"], "b": ["b"]}
