@@ -6,7 +6,7 @@ processes post 10-notification messages (each notification new) and time each AC
 the same clients hit a trivial Flask endpoint on the same server, so the ratio shows
 what the receiver's own work costs.
 
-    python bench/webhook.py [--messages 6000] [--clients 4] [--workers N] [--threads 8] [--database-url URL]
+    python bench/webhook.py [--messages 6000] [--clients 4] [--rounds 3] [--workers N] [--threads 8] [--database-url URL]
 
 ``--workers`` defaults to the number of CPUs. The clients share the machine with the
 server, so they are lean: one keep-alive raw socket each, to a web process of its own in
@@ -31,6 +31,7 @@ from pathlib import Path
 
 TARGETS = {"messages_per_s": 1000.0, "p99_ms": 50.0, "ratio_receiver_to_trivial": 0.25}
 SECRET = "bench-webhook-secret-0123456789"
+CLIENT_IDS = 12  # message ids carry the client number in two digits
 ORG = "00D7F00000107XsUAI"
 
 
@@ -148,7 +149,7 @@ def client_worker(port: int, client: int, count: int, worker_pid: int, trivial: 
     results.put((latencies, failures, (after.user - cpu.user) + (after.system - cpu.system)))
 
 
-def drive(port: int, clients: int, per_client: int, trivial: bool, pids: list[int]
+def drive(port: int, clients: int, per_client: int, trivial: bool, pids: list[int], offset: int = 0
           ) -> tuple[float, list[float], int, float]:
     """(elapsed s, latencies, failures, client CPU s); the clock runs from the moment all
     clients have their requests built and their connections open, spread evenly over
@@ -156,7 +157,6 @@ def drive(port: int, clients: int, per_client: int, trivial: bool, pids: list[in
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     ready = context.Barrier(clients + 1)
-    offset = 50 if trivial else 0
     processes = [context.Process(target=client_worker, args=(port, offset + c, per_client, pids[c % len(pids)],
                                                                 trivial, ready, results))
                  for c in range(clients)]
@@ -238,6 +238,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="receiver and trivial runs, alternating")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web processes")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
@@ -272,16 +273,24 @@ def main() -> None:
                       app_factory="webhook:bench_app").start()
     wait_until_up(port, pool.pids)
     per_client = max(1, args.messages // args.clients)
+    if args.clients > CLIENT_IDS or args.rounds * 2 * args.clients > 100:
+        raise SystemExit(f"at most {CLIENT_IDS} clients and 100 client runs (clients × rounds × 2)")
 
-    drive(port, args.clients, 20, trivial=True, pids=pool.pids)  # warm up both paths and the pool
-    cpu_before = server_cpu(pool.pids)
-    receiver_s, receiver_lat, receiver_fail, client_cpu_receiver = drive(port, args.clients, per_client, trivial=False,
-                                                                         pids=pool.pids)
-    cpu_receiver = server_cpu(pool.pids) - cpu_before
-    cpu_before = server_cpu(pool.pids)
-    trivial_s, trivial_lat, trivial_fail, client_cpu_trivial = drive(port, args.clients, per_client, trivial=True,
-                                                                     pids=pool.pids)
-    cpu_trivial = server_cpu(pool.pids) - cpu_before
+    drive(port, args.clients, 20, trivial=True, pids=pool.pids, offset=99 - args.clients)  # warm up
+    # Receiver and trivial runs alternate, so a machine that speeds up or slows down
+    # between them (a shared one does, by a third within minutes) weighs on both alike;
+    # each pair gives a ratio and the figures are medians over the rounds.
+    rounds = []
+    for number in range(args.rounds):
+        measured = {}
+        for trivial in (False, True):
+            cpu_before = server_cpu(pool.pids)
+            elapsed, latencies, failed, client_cpu = drive(
+                port, args.clients, per_client, trivial=trivial, pids=pool.pids,
+                offset=(2 * number + trivial) * args.clients)
+            measured[trivial] = {"seconds": elapsed, "latencies": latencies, "failed": failed,
+                                 "client_cpu": client_cpu, "server_cpu": server_cpu(pool.pids) - cpu_before}
+        rounds.append(measured)
     pool.stop()
 
     sent = per_client * args.clients
@@ -291,8 +300,19 @@ def main() -> None:
         from tether.core.store import InboxMessage
 
         stored = session.scalar(select(func.count()).select_from(InboxMessage))
+    receiver = [r[False] for r in rounds]
+    trivial_runs = [r[True] for r in rounds]
+    receiver_lat = [latency for run in receiver for latency in run["latencies"]]
+    trivial_lat = [latency for run in trivial_runs for latency in run["latencies"]]
+    receiver_fail = sum(run["failed"] for run in receiver)
+    trivial_fail = sum(run["failed"] for run in trivial_runs)
+    cpu_receiver = statistics.median(run["server_cpu"] for run in receiver)
+    cpu_trivial = statistics.median(run["server_cpu"] for run in trivial_runs)
+    receiver_s = statistics.median(run["seconds"] for run in receiver)
+    trivial_s = statistics.median(run["seconds"] for run in trivial_runs)
     figures = {
         "workers": args.workers,
+        "rounds": args.rounds,
         "messages_per_s": round(sent / receiver_s, 1),
         "notifications_per_s": round(sent * 10 / receiver_s, 1),
         "p50_ms": round(statistics.median(receiver_lat) * 1000, 2),
@@ -301,36 +321,41 @@ def main() -> None:
         "server_cpu_ms_per_message": round(cpu_receiver / sent * 1000, 3),
         "messages_per_cpu_s": round(sent / cpu_receiver, 1) if cpu_receiver else None,
         "trivial_server_cpu_ms_per_request": round(cpu_trivial / sent * 1000, 3),
-        "ratio_cpu_trivial_to_receiver": round(cpu_trivial / cpu_receiver, 3) if cpu_receiver else None,
+        "ratio_cpu_trivial_to_receiver": round(statistics.median(
+            t["server_cpu"] / r["server_cpu"] for r, t in zip(receiver, trivial_runs) if r["server_cpu"]), 3),
         "trivial_messages_per_s": round(sent / trivial_s, 1),
-        "ratio_receiver_to_trivial": round(trivial_s / receiver_s, 3),
+        "ratio_receiver_to_trivial": round(statistics.median(
+            t["seconds"] / r["seconds"] for r, t in zip(receiver, trivial_runs)), 3),
         "trivial_p99_ms": round(percentile(trivial_lat, 0.99) * 1000, 2),
         "receiver_wall_seconds": round(receiver_s, 3),
         "receiver_server_cpu_seconds": round(cpu_receiver, 3),
-        "receiver_client_cpu_seconds": round(client_cpu_receiver, 3),
+        "receiver_client_cpu_seconds": round(statistics.median(run["client_cpu"] for run in receiver), 3),
         "trivial_wall_seconds": round(trivial_s, 3),
         "trivial_server_cpu_seconds": round(cpu_trivial, 3),
-        "trivial_client_cpu_seconds": round(client_cpu_trivial, 3),
+        "trivial_client_cpu_seconds": round(statistics.median(run["client_cpu"] for run in trivial_runs), 3),
         "failed_messages": receiver_fail,
         "failed_trivial_requests": trivial_fail,
         "notifications_stored": stored,
     }
+    by_round = ", ".join(f"{t['seconds'] / r['seconds']:.3f}" for r, t in zip(receiver, trivial_runs))
     print(f"server: tether serve, {args.workers} web process(es) × {args.threads} waitress threads; "
-          f"{args.clients} client processes; {sent} messages × 10 notifications; database: {runtime.store.dialect}")
+          f"{args.clients} client processes; {args.rounds} rounds of {sent} messages × 10 notifications, each "
+          f"followed by as many trivial requests; medians over the rounds; database: {runtime.store.dialect}")
     print(f"receiver: {figures['messages_per_s']} messages/s   target ≥ {TARGETS['messages_per_s']}")
     print(f"ACK latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms   target p99 ≤ {TARGETS['p99_ms']} ms")
     print(f"trivial endpoint: {figures['trivial_messages_per_s']} requests/s; ratio {figures['ratio_receiver_to_trivial']}   "
-          f"target ≥ {TARGETS['ratio_receiver_to_trivial']}")
+          f"target ≥ {TARGETS['ratio_receiver_to_trivial']} (by round: {by_round})")
     print(f"server CPU per message: {figures['server_cpu_ms_per_message']} ms "
           f"({figures['messages_per_cpu_s']} messages per CPU second); trivial endpoint "
           f"{figures['trivial_server_cpu_ms_per_request']} ms; CPU ratio {figures['ratio_cpu_trivial_to_receiver']}")
-    print(f"CPU seconds, receiver run ({figures['receiver_wall_seconds']} s wall): server "
+    print(f"CPU seconds (medians), receiver run ({figures['receiver_wall_seconds']} s wall): server "
           f"{figures['receiver_server_cpu_seconds']}, clients {figures['receiver_client_cpu_seconds']}; trivial run "
           f"({figures['trivial_wall_seconds']} s wall): server {figures['trivial_server_cpu_seconds']}, clients "
           f"{figures['trivial_client_cpu_seconds']}")
-    print(f"failed: {receiver_fail} (trivial: {trivial_fail}); notifications stored: {stored} of {sent * 10}")
+    print(f"failed: {receiver_fail} (trivial: {trivial_fail}); notifications stored: {stored} of "
+          f"{sent * 10 * args.rounds}")
     print(json.dumps({"bench": "webhook", "figures": figures, "targets": TARGETS}))
-    if receiver_fail or trivial_fail or stored != sent * 10:
+    if receiver_fail or trivial_fail or stored != sent * 10 * args.rounds:
         sys.exit(1)
 
 
