@@ -31,8 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+from typing import Callable
 
 from tether.core.contracts import JobSpec
 from tether.core.hookspecs import hookimpl
@@ -232,24 +232,10 @@ def embedded(tenants: int, minutes: float, warmup: float, threads: int, org: dic
 # -- 2. the PostgreSQL engine -------------------------------------------------------------------
 
 
-def postgres_database(server_url: str):
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+def postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
+    from tether.testing.databases import scratch_postgres_database
 
-    from tether.core.settings import normalise_database_url
-
-    base = make_url(normalise_database_url(server_url))
-    name = f"tether_bench_jobs_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
+    return scratch_postgres_database(server_url, "tether_bench_jobs")
 
 
 def start_workers(store, count: int, concurrency: int, folder: Path) -> list[subprocess.Popen]:

@@ -30,8 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+from typing import Callable
 
 TARGETS = {"records_per_s": 40_000, "peak_rss_mb": 400, "ratio_to_raw_sqlite": 0.25}
 TENANT = "bench"
@@ -166,24 +166,10 @@ def empty_migrated_db(folder: Path) -> Path:
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 
-def postgres_database(server_url: str) -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+def postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
+    from tether.testing.databases import scratch_postgres_database
 
-    from tether.core.settings import normalise_database_url
-
-    base = make_url(normalise_database_url(server_url))
-    name = f"tether_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
+    return scratch_postgres_database(server_url, "tether_bench")
 
 
 # -- main ---------------------------------------------------------------------------------------

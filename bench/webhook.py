@@ -241,7 +241,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="receiver and trivial runs, alternating")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web processes")
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--database-url", default=None,
+                        help="default: a fresh SQLite file; a PostgreSQL server URL gets a database of its own")
     args = parser.parse_args()
 
     from tether.core.manifests import validate_tenant_manifest
@@ -252,8 +253,15 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="tether-bench-webhook-"))
     env = {**os.environ, "TETHER_HOME": str(home), "BENCH_OM_SECRET": SECRET}
+    drop_database = None
     if args.database_url:
-        env["TETHER_DATABASE_URL"] = args.database_url
+        if args.database_url.startswith("postgres"):  # a database of its own: every notification new
+            from tether.testing.databases import scratch_postgres_database
+
+            env["TETHER_DATABASE_URL"], drop_database = scratch_postgres_database(args.database_url,
+                                                                                  "tether_bench_webhook")
+        else:
+            env["TETHER_DATABASE_URL"] = args.database_url
     os.environ["BENCH_OM_SECRET"] = SECRET
     runtime = Runtime(Settings.from_env(env))
     runtime.store.upgrade()
@@ -300,6 +308,9 @@ def main() -> None:
         from tether.core.store import InboxMessage
 
         stored = session.scalar(select(func.count()).select_from(InboxMessage))
+    runtime.close()
+    if drop_database is not None:
+        drop_database()
     receiver = [r[False] for r in rounds]
     trivial_runs = [r[True] for r in rounds]
     receiver_lat = [latency for run in receiver for latency in run["latencies"]]

@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -21,6 +22,23 @@ POSTGRES_ENV = "TETHER_TEST_POSTGRES_URL"
 def postgres_url() -> str | None:
     url = os.environ.get(POSTGRES_ENV)
     return normalise_database_url(url) if url else None
+
+
+def scratch_postgres_database(server_url: str, prefix: str = "tether_scratch") -> tuple[str, Callable[[], None]]:
+    """An empty database of its own on the server at ``server_url`` (benchmarks, demos):
+    its URL and a function that drops it, connections and all."""
+    base = make_url(normalise_database_url(server_url))
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
 
 
 class SQLiteTemplate:
