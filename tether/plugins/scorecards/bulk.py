@@ -16,10 +16,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
 from tether.core.renewals.sqlparts import fetch_tuples as fetch_all
-
-
-# Bound parameters per statement: SQLite's default limit is 32,766.
-SQLITE_PARAMETERS = 32_000
+from tether.core.sync.upsert import MAX_PARAMETERS
 
 
 def fetch_table(connection: Connection, stmt, width: int) -> np.ndarray:
@@ -64,7 +61,7 @@ def upsert_scores(connection: Connection, columns: Sequence[str], rows: Iterable
         # Multi-row statements: an executemany upsert cost 1.3-1.4x as much CPU (400,000
         # rows: 1.26-1.43 s against 1.12 s inserting, 1.81 s against 1.33 s updating).
         placeholders = "(" + ", ".join("?" for _ in columns) + ")"
-        per_statement = SQLITE_PARAMETERS // len(columns)
+        per_statement = MAX_PARAMETERS["sqlite"] // len(columns)
         statements: dict[int, str] = {}
         cursor = raw.cursor()
         try:
