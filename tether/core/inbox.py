@@ -226,11 +226,7 @@ class GroupCommit:
             if owed is not None or now - self._last_wake.get(key, -1e9) < self.wake_interval_seconds:
                 due = owed[2] if owed else self._last_wake[key] + self.wake_interval_seconds
                 self._owed[key] = (context, (owed[1] if owed else []) + ids, due)
-                if self._timer is None:
-                    self._timer = threading.Timer(max(0.0, due - now), self._wake_owed)
-                    self._timer.daemon = True
-                    self._timer.name = "tether-inbox-wake"
-                    self._timer.start()
+                self._schedule_wake(due)
                 return
             self._last_wake[key] = now
         self._call_on_commit(tenant_id, connector, context, ids)
@@ -240,11 +236,16 @@ class GroupCommit:
             self._timer = None
         self.flush(due_only=True)
         with self._wake_lock:  # owed again meanwhile, or not yet due: look again when it is
-            if self._owed and self._timer is None:
-                due = min(due for _, _, due in self._owed.values())
-                self._timer = threading.Timer(max(0.0, due - time.monotonic()), self._wake_owed)
-                self._timer.daemon = True
-                self._timer.start()
+            if self._owed:
+                self._schedule_wake(min(due for _, _, due in self._owed.values()))
+
+    def _schedule_wake(self, due: float) -> None:
+        """Owed wake-ups are made at ``due`` (monotonic) by one timer at a time; under ``_wake_lock``."""
+        if self._timer is None:
+            self._timer = threading.Timer(max(0.0, due - time.monotonic()), self._wake_owed)
+            self._timer.daemon = True
+            self._timer.name = "tether-inbox-wake"
+            self._timer.start()
 
     def flush(self, *, due_only: bool = False) -> None:
         """Make the ``on_commit`` calls still owed (all of them, or those due): a server
