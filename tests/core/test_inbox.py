@@ -2,10 +2,12 @@
 a lone commit's before its caller returns, a burst's together; none is lost on flush."""
 
 import threading
+import time
 
 import pytest
 
-from tether.core.inbox import GroupCommit
+from tether.core.errors import StoreUnavailable
+from tether.core.inbox import GroupCommit, _Waiting
 
 
 def rows(*ids):
@@ -27,6 +29,13 @@ class Wakes:
         with self.arrived:
             assert self.arrived.wait_for(lambda: len(self.calls) >= count, seconds), self.calls
         return self.calls
+
+
+def until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.001)
 
 
 @pytest.fixture
@@ -128,38 +137,67 @@ def test_no_request_is_left_waiting_when_leadership_changes_hands(tether_store, 
     assert sorted(stored) == sorted(f"t{n}-{k}" for n in range(12) for k in range(40))
 
 
-def test_a_request_queued_as_the_leader_finishes_is_written_without_waiting_for_another(tether_store, acme):
-    # The narrow window, held open: the leader has found the queue empty but not yet let
-    # go when a second request queues and fails to lead. The leader's look after letting
-    # go must write it; else it would wait for the timeout (StoreUnavailable).
-    writer = GroupCommit(tether_store, timeout_seconds=3)
-    drained, follower_failed_to_lead = threading.Event(), threading.Event()
-    lead = writer._lead
+def test_a_leader_answers_its_own_request_and_hands_the_next_write_to_a_waiting_thread(tether_store, acme):
+    # A request that queues while the leader writes is written by its own thread, handed
+    # the lead: the leader does not write it before answering its own request.
+    writer = GroupCommit(tether_store, timeout_seconds=10)
+    writes, b_queued = [], threading.Event()
+    write = writer._write
 
-    def lead_then_hold():
-        lead()
-        if not drained.is_set():
-            drained.set()
-            follower_failed_to_lead.wait(5)
+    def recorded_write(tenant_id, group):
+        if not writes:  # the leader's own round: hold it until b has queued behind it
+            assert b_queued.wait(5)
+        writes.append((threading.current_thread().name, [n["notification_id"] for w in group for n in w.notifications]))
+        write(tenant_id, group)
 
-    class WatchedLock:
-        def __init__(self):
-            self.lock = threading.Lock()
-
-        def acquire(self, blocking=True, timeout=-1):
-            got = self.lock.acquire(blocking, timeout)
-            if not got:
-                follower_failed_to_lead.set()
-            return got
-
-        def release(self):
-            self.lock.release()
-
-    writer._lead, writer._leading = lead_then_hold, WatchedLock()
+    writer._write = recorded_write
     results = {}
-    leader = threading.Thread(target=lambda: results.update(a=writer.store_notifications("acme", "mem", rows("a"))))
-    leader.start()
-    assert drained.wait(5)
-    results["b"] = writer.store_notifications("acme", "mem", rows("b"))
-    leader.join()
+    a = threading.Thread(target=lambda: results.update(a=writer.store_notifications("acme", "mem", rows("a"))),
+                         name="a")
+    b = threading.Thread(target=lambda: results.update(b=writer.store_notifications("acme", "mem", rows("b"))),
+                         name="b")
+    a.start()
+    until(lambda: writer._led and not writer._queue)  # a has taken its own round
+    b.start()
+    until(lambda: writer._queue)
+    b_queued.set()
+    a.join(5)
+    b.join(5)
     assert results == {"a": ["a"], "b": ["b"]}
+    assert writes == [("a", ["a"]), ("b", ["b"])]
+
+
+def test_a_request_that_gives_up_is_not_stored_and_the_writer_goes_on(tether_store, acme):
+    writer = GroupCommit(tether_store, timeout_seconds=0.3)
+    release = threading.Event()
+    write = writer._write
+
+    def slow_first_write(tenant_id, group):
+        if not release.is_set():
+            release.wait(5)
+        write(tenant_id, group)
+
+    writer._write = slow_first_write
+    results = {}
+    a = threading.Thread(target=lambda: results.update(a=writer.store_notifications("acme", "mem", rows("a"))))
+    a.start()
+    until(lambda: writer._led and not writer._queue)
+    with pytest.raises(StoreUnavailable, match="did not finish"):
+        writer.store_notifications("acme", "mem", rows("b"))
+    release.set()
+    a.join(5)
+    assert results == {"a": ["a"]}
+    assert writer.store_notifications("acme", "mem", rows("b", "c")) == ["b", "c"]  # b was not written before
+
+
+def test_a_lead_handed_to_a_request_that_gave_up_passes_to_the_next(tether_store, acme):
+    # The instant a leader hands on to a request whose wait has just run out: that
+    # request's thread must pass the lead on, or no one would write again.
+    writer = GroupCommit(tether_store, timeout_seconds=0.01)
+    gave_up, heir = _Waiting("acme", "mem", rows("x")), _Waiting("acme", "mem", rows("y"))
+    writer._led = True
+    writer._queue.extend([gave_up, heir])
+    gave_up.leads = True
+    with pytest.raises(StoreUnavailable):
+        writer._give_up(gave_up)
+    assert list(writer._queue) == [heir] and heir.leads and heir.done.acquire(blocking=False)

@@ -6,9 +6,14 @@ message adds nothing. Processing (applying the records) belongs to the sync engi
 :class:`GroupCommit` lets concurrent requests share a transaction: each request thread
 queues its rows; whichever thread finds no write in progress leads, writing everything
 queued in one transaction per tenant and waking each request with its own outcome, while
-the others wait for theirs. A lone request writes its own rows without handing them to
-another thread; under load a burst of messages costs one commit instead of one each, and
-nothing is acknowledged before the commit that holds it.
+the others wait for theirs. Once its own rows are written the leader hands the lead to
+the oldest request still queued and answers its own: a leader that wrote on until the
+queue was empty kept its sender waiting for other senders' commits (two messages in
+flight per web process: ACK p50 2.8-2.9 ms against 3.0-3.05 ms, runs alternated). A lone
+request writes its own rows without handing them to another thread; under load a burst
+of messages costs one commit instead of one each, and nothing is acknowledged before the
+commit that holds it. A request that waits longer than the timeout leaves the queue
+unwritten and is answered 503.
 
 Waking the inbox job (``on_commit``) follows every commit but is rate-limited per tenant
 and connector: queueing that job is a transaction of its own, deduplicated against the
@@ -24,12 +29,12 @@ inbox writes, and at 0.05 s (20 a second per web process) the receiver bench spe
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
-import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -136,7 +141,7 @@ def pending_count(session: Session, connector: str | None = None) -> int:
 
 
 class _Waiting:
-    __slots__ = ("tenant_id", "connector", "notifications", "context", "done", "new_ids", "error")
+    __slots__ = ("tenant_id", "connector", "notifications", "context", "done", "leads", "new_ids", "error")
 
     def __init__(self, tenant_id: str, connector: str, notifications: list[Mapping[str, Any]],
                  context: Any = None) -> None:
@@ -148,6 +153,7 @@ class _Waiting:
         # a lock allocation and several Python calls per wait on this hot path.
         self.done = threading.Lock()
         self.done.acquire()
+        self.leads = False  # set when the lead is handed to this request's thread
         self.new_ids: list[str] = []
         self.error: BaseException | None = None
 
@@ -157,8 +163,9 @@ class GroupCommit:
 
     ``store(tenant_id, connector, notifications)`` blocks until the rows are committed and
     returns the ids that were new, or raises what the write raised (the caller answers
-    503). The thread that finds no round in progress leads one: it takes whatever is
-    queued, up to ``max_messages`` a round, until nothing is left.
+    503). The thread that finds no write in progress leads: it writes what is queued,
+    up to ``max_messages`` a round, until its own rows are written, then hands the lead
+    to the oldest request still queued (whose thread was waiting anyway).
 
     ``on_commit(context, connector, new_ids)``, if given, is called after the commits
     that stored new ids (``context`` is what one of their requests passed to
@@ -176,8 +183,10 @@ class GroupCommit:
         self.timeout_seconds = timeout_seconds
         self.on_commit = on_commit
         self.wake_interval_seconds = wake_interval_seconds
-        self._queue: "queue.SimpleQueue[_Waiting]" = queue.SimpleQueue()
-        self._leading = threading.Lock()
+        # Requests not yet written, and whether one of their threads is leading; both under _mutex.
+        self._queue: collections.deque[_Waiting] = collections.deque()
+        self._mutex = threading.Lock()
+        self._led = False
         self._wake_lock = threading.Lock()
         self._last_wake: dict[tuple[str, str], float] = {}
         # (tenant, connector) -> (context, ids stored since the last wake, when it is due)
@@ -189,37 +198,64 @@ class GroupCommit:
         waiting = _Waiting(tenant_id, connector, list(notifications), context)
         if not waiting.notifications:
             return []
-        self._queue.put(waiting)
-        # Whoever fails to lead queued before the leader's last look at the queue, which
-        # comes after it stops leading: no request is left behind.
-        while not self._queue.empty() and self._leading.acquire(blocking=False):
-            try:
-                self._lead()
-            finally:
-                self._leading.release()
-        if not waiting.done.acquire(timeout=self.timeout_seconds):
-            from .errors import StoreUnavailable
-
-            raise StoreUnavailable(f"the inbox write did not finish in {self.timeout_seconds:.0f} s")
+        with self._mutex:
+            self._queue.append(waiting)
+            leads = not self._led
+            self._led = True
+        if leads:
+            self._lead(waiting)
+        deadline = time.monotonic() + self.timeout_seconds
+        while True:
+            if not waiting.done.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                self._give_up(waiting)
+            if not waiting.leads:
+                break
+            waiting.leads = False  # handed the lead: write what is queued, this request first
+            self._lead(waiting)
         if waiting.error is not None:
             raise waiting.error
         return waiting.new_ids
 
-    def _lead(self) -> None:
-        while True:
-            batch: list[_Waiting] = []
-            while len(batch) < self.max_messages:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if not batch:
+    def _lead(self, own: _Waiting) -> None:
+        """Write rounds until ``own`` is written, then hand the lead to the oldest request
+        still queued: this thread goes on to answer its own request instead of writing
+        later ones, which the next thread writes (with whatever queued meanwhile)."""
+        try:
+            written = False
+            while not written:
+                with self._mutex:
+                    batch = [self._queue.popleft() for _ in range(min(self.max_messages, len(self._queue)))]
+                by_tenant: dict[str, list[_Waiting]] = {}
+                for waiting in batch:
+                    by_tenant.setdefault(waiting.tenant_id, []).append(waiting)
+                for tenant_id, group in by_tenant.items():
+                    self._write(tenant_id, group)
+                written = own in batch or not batch
+        finally:
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        """The lead passes to the oldest queued request's thread, or lapses when none is queued."""
+        with self._mutex:
+            if not self._queue:
+                self._led = False
                 return
-            by_tenant: dict[str, list[_Waiting]] = {}
-            for waiting in batch:
-                by_tenant.setdefault(waiting.tenant_id, []).append(waiting)
-            for tenant_id, group in by_tenant.items():
-                self._write(tenant_id, group)
+            heir = self._queue[0]
+            heir.leads = True
+        heir.done.release()
+
+    def _give_up(self, waiting: _Waiting) -> NoReturn:
+        """A request that waited too long leaves the queue unwritten (its sender retries);
+        a lead handed to it just now goes on to the next."""
+        with self._mutex:
+            handed, waiting.leads = waiting.leads, False
+            if waiting in self._queue:
+                self._queue.remove(waiting)
+        if handed:
+            self._hand_on()
+        from .errors import StoreUnavailable
+
+        raise StoreUnavailable(f"the inbox write did not finish in {self.timeout_seconds:.0f} s")
 
     def _wake(self, tenant_id: str, connector: str, context: Any, ids: list[str]) -> None:
         """Call ``on_commit`` now, or owe it until the interval since the last call is up."""
