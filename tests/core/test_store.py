@@ -149,5 +149,5 @@ def test_a_fully_migrated_database_is_current_and_a_partial_one_is_not(tether_st
     with tether_store.engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, f"{heads[0]}@-1" if not heads[0].endswith("_0001") else f"{heads[0].rsplit('_', 1)[0]}@base")
-    with pytest.raises(MigrationRequired, match="pending"):
+    with pytest.raises(MigrationRequired, match=rf"behind this version of tether: 1 migration\(s\) pending \({heads[0]}\)"):
         tether_store.check_current()

@@ -25,7 +25,7 @@ from .manifests import load_tenant_manifest
 from .runtime import Runtime
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
 
 # Modules exposing a ``register(cli)`` function that adds a command group.
 COMMAND_MODULES: tuple[str, ...] = ("tether.core.domain_cli", "tether.core.sync.cli", "tether.core.sync.writeback_cli",

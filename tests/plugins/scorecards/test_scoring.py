@@ -188,6 +188,30 @@ def test_history_snapshots_follow_the_configured_cadence(tenant_with, fixed):
         assert (second.snapshot, count) == ((False, 1) if tenant is weekly else (True, 2))
 
 
+def test_a_snapshot_is_due_again_when_the_period_since_the_last_one_is_up(tenant_with, fixed):
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from tether.plugins.scorecards.models import ScoreRun
+
+    weekly = tenant_with([card()], tenant_id="weekly")
+    other = tenant_with([card()], tenant_id="other")
+    ids = add_companies(weekly, [{"name": "A"}])
+    fixed.values["a"][ids["A"]] = 70
+    first = run_scoring(weekly)
+    assert first.snapshot is True
+    assert run_scoring(weekly).snapshot is False  # a run without a snapshot does not restart the week
+    with weekly.transaction() as session:  # the snapshot run, eight days ago
+        started = session.get(ScoreRun, first.run_id).started_at
+        session.execute(update(ScoreRun).where(ScoreRun.id == first.run_id)
+                        .values(started_at=started - dt.timedelta(days=8)))
+    add_companies(other, [{"name": "B"}])
+    assert run_scoring(other).snapshot is True  # another tenant's snapshot is not this one's
+    assert run_scoring(weekly).snapshot is True
+    assert run_scoring(weekly).snapshot is False
+
+
 class LowestWins:
     """A plugin replacing the weighting: a scorecard is as healthy as its worst measure."""
 

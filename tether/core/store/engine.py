@@ -195,10 +195,11 @@ class Store:
             ) from exc
         missing = sorted({rev.revision for rev in script.walk_revisions()} - applied)
         if missing:
-            raise MigrationRequired(
-                f"database schema is at {current or 'nothing'}; {len(missing)} migration(s) pending: {', '.join(missing)}",
-                hint="run `tether db upgrade`",
-            )
+            # Named up to a few: a new database lacks every migration of every plugin.
+            named = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+            state = "is behind this version of tether" if current else "has no tether tables yet"
+            raise MigrationRequired(f"the database {state}: {len(missing)} migration(s) pending ({named})",
+                                    hint="run `tether db upgrade`")
 
     def ping(self) -> None:
         try:

