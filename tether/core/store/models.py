@@ -228,6 +228,8 @@ class InboxMessage(TenantScoped, Base):
     """A notification received from an external system, stored before it is acknowledged."""
 
     __tablename__ = "inbox"
+    # Written on the webhook's hot path; both indexes below lead with tenant_id.
+    __tenant_id_index__ = False
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connector: Mapped[str] = mapped_column(String(100))
@@ -252,6 +254,8 @@ class OutboxEntry(TenantScoped, Base):
     """A local change waiting to be pushed, captured in the same transaction as the change."""
 
     __tablename__ = "outbox"
+    # Written in every captured local change's transaction; its index leads with tenant_id.
+    __tenant_id_index__ = False
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connector: Mapped[str] = mapped_column(String(100))
