@@ -23,7 +23,7 @@ from .engine import SyncOptions, SyncProgress, SyncResult, sync_tenant
 from .runs import recent_runs, sync_status
 
 console = Console()
-err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
+err_console = Console(stderr=True)
 STATUS_STYLE = {"success": "green", "throttled": "yellow", "failed": "red", "running": "cyan"}
 
 
