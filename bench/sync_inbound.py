@@ -11,6 +11,9 @@ chunking above the bulk threshold) and prints, beside their targets:
 - the ratio to a raw ``sqlite3.executemany`` upsert of the same rows, measured in the
   same run into an empty database with the same schema, indexes and connection settings
   (foreign keys enforced, the sync's page cache), in transactions of ``--page-size`` rows;
+- the same raw upsert in the form tether's writer uses (multi-row statements with
+  ``RETURNING``): the fastest this machine writes these rows into this schema, a ceiling
+  for any sync into it;
 - records/s on PostgreSQL (``--postgres-url`` or ``TETHER_TEST_POSTGRES_URL``), and per CPU
   second of the syncing process.
 
@@ -21,6 +24,7 @@ The last line of output is JSON: ``{"bench": "sync_inbound", "figures": {...}, "
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -114,10 +118,12 @@ def _cpu_seconds() -> float:
 # -- the raw baseline ---------------------------------------------------------------------------
 
 
-def raw_upsert(synced_db: Path, empty_db: Path, batch: int) -> dict:
-    """executemany upserts of exactly the rows the sync wrote, into an empty migrated copy."""
+def raw_upsert(synced_db: Path, empty_db: Path, batch: int, *, multirow: bool = False) -> dict:
+    """Upserts of exactly the rows the sync wrote, into an empty migrated copy: executemany,
+    or (``multirow``) as many rows per statement as the writer sends, with ``RETURNING``."""
     from tether.core.store.engine import _sqlite_pragmas
     from tether.core.sync.engine import SQLITE_SYNC_CACHE_KIB
+    from tether.core.sync.upsert import MAX_PARAMETERS, MAX_ROWS_PER_STATEMENT
 
     source = sqlite3.connect(synced_db)
     target = sqlite3.connect(empty_db, isolation_level=None)
@@ -134,14 +140,27 @@ def raw_upsert(synced_db: Path, empty_db: Path, batch: int) -> dict:
         statement = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                      f"ON CONFLICT (tenant_id, external_source, external_id) DO UPDATE SET {updates} "
                      f"WHERE excluded.source_modstamp > {table}.source_modstamp")
-        plan.append((statement, rows))
+        plan.append((columns, statement, rows))
     source.close()
-    rows_total = sum(len(rows) for _, rows in plan)
+    rows_total = sum(len(rows) for _, _, rows in plan)
     started = time.perf_counter()
-    for statement, rows in plan:
+    for columns, statement, rows in plan:
+        per_statement = min(MAX_ROWS_PER_STATEMENT, MAX_PARAMETERS["sqlite"] // len(columns))
+        head, _, tail = statement.partition(" ON CONFLICT ")
+        values_at = head.index(" VALUES ") + len(" VALUES ")
+        row_marks, statements = head[values_at:], {}
         for start in range(0, len(rows), batch):
+            page = rows[start:start + batch]
             target.execute("BEGIN")
-            target.executemany(statement, rows[start:start + batch])
+            if not multirow:
+                target.executemany(statement, page)
+            for offset in range(0, len(page) if multirow else 0, per_statement):
+                chunk = page[offset:offset + per_statement]
+                text = statements.get(len(chunk))
+                if text is None:
+                    text = statements[len(chunk)] = (head[:values_at] + ", ".join([row_marks] * len(chunk))
+                                                     + " ON CONFLICT " + tail + " RETURNING id, external_id")
+                target.execute(text, list(itertools.chain.from_iterable(chunk))).fetchall()
             target.execute("COMMIT")
     seconds = time.perf_counter() - started
     target.close()
@@ -196,7 +215,10 @@ def main() -> None:
         synced = folder / "synced.sqlite3"
         sqlite_run = run_sync(f"sqlite:///{synced}", org, args.page_size)
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        raw = raw_upsert(synced, empty_migrated_db(folder), args.page_size)
+        empty = empty_migrated_db(folder)
+        shutil.copy(empty, folder / "empty-multirow.sqlite3")
+        raw = raw_upsert(synced, empty, args.page_size)
+        raw_multirow = raw_upsert(synced, folder / "empty-multirow.sqlite3", args.page_size, multirow=True)
         postgres_run = None
         if args.postgres_url:
             url, drop = postgres_database(args.postgres_url)
@@ -219,6 +241,7 @@ def main() -> None:
         "peak_rss_mb": round(peak_rss_mb, 1),
         "raw_sqlite_records_per_s": round(raw["records_per_s"]),
         "ratio_to_raw_sqlite": round(ratio, 3),
+        "raw_sqlite_multirow_records_per_s": round(raw_multirow["records_per_s"]),
     }
     if postgres_run:
         figures["postgres_records_per_s"] = round(postgres_run["records_per_s"])
@@ -234,6 +257,8 @@ def main() -> None:
     print(f"raw executemany upsert    {figures['raw_sqlite_records_per_s']:>12,} records/s")
     print(f"ratio to raw              {figures['ratio_to_raw_sqlite']:>12.3f}             target >= "
           f"{TARGETS['ratio_to_raw_sqlite']}")
+    print(f"raw multi-row upsert      {figures['raw_sqlite_multirow_records_per_s']:>12,} records/s   (the writer's "
+          f"form: the most this machine writes into this schema, a ceiling for end to end)")
     if postgres_run:
         print(f"PostgreSQL end to end     {figures['postgres_records_per_s']:>12,} records/s   "
               f"({postgres_run['seconds']:.1f}s; {figures['postgres_records_per_cpu_s']:,} records per CPU second, "
