@@ -56,6 +56,22 @@ def test_after_a_change_scores_catch_up_their_trend_once_and_then_stay(tenant_wi
     assert (got["Q"]["score"], got["Q"]["previous_score"], got["Q"]["trend"]) == (45.0, 45.0, "same")
 
 
+def test_entities_trading_scores_are_both_rewritten(tenant_with, fixed):
+    # A steady run compares sums over the stored digests: each digest must name its entity,
+    # or P and Q swapping scores would leave the sums as they were and nothing would be written.
+    tenant = tenant_with([card()])
+    ids = add_companies(tenant, [{"name": n} for n in ("P", "Q", "R")])
+    fixed.values["a"] = {ids["P"]: 80, ids["Q"]: 40, ids["R"]: 55}
+    for _ in range(3):
+        settled = run_scoring(tenant)
+    assert settled.written == {"company": 0}
+    fixed.values["a"] = {ids["P"]: 40, ids["Q"]: 80, ids["R"]: 55}
+    assert run_scoring(tenant).written == {"company": 2}
+    got = scores(tenant, "company", ids)
+    assert [(got[n]["score"], got[n]["previous_score"], got[n]["trend"]) for n in "PQR"] == [
+        (40.0, 80.0, "down"), (80.0, 40.0, "up"), (55.0, 55.0, "same")]
+
+
 def test_renaming_a_range_rewrites_the_labels_at_the_next_run(tenant_with, fixed):
     def scheme(top):
         return {"type": "grade", "ranges": [{"to": 50, "label": "F"}, {"to": 100, "label": top}]}

@@ -51,9 +51,11 @@ def load_entities(tenant: TenantContext, kind: str, cards: Sequence[Mapping[str,
     criteria = sorted({c["field"] for card in cards for c in card.get("criteria", [])})
     selected = [_criterion_column(table, name) for name in criteria]
     keys = list(fields)
-    selected += [field_column(table, fields[key][0]) for key in keys]
+    # A field read twice (ARR as a measure and for the rollup) is selected once.
+    read_fields = list(dict.fromkeys([fields[key][0] for key in keys] + (["arr"] if for_rollup else [])))
+    selected += [field_column(table, name) for name in read_fields]
     if for_rollup:
-        selected += [table.c.company_id, type_coerce(table.c.arr, BigInteger)]
+        selected.append(table.c.company_id)
     stmt = select(table.c.id, *selected).where(table.c.tenant_id == tenant.id, table.c.is_deleted.is_(False)) \
         .order_by(table.c.id)
     width = len(selected) + 1
@@ -74,14 +76,14 @@ def load_entities(tenant: TenantContext, kind: str, cards: Sequence[Mapping[str,
     for name in criteria:
         found.criteria[name] = _criterion_values(name, table_rows[:, position])
         position += 1
+    column_of = {name: position + offset for offset, name in enumerate(read_fields)}
     for key in keys:
         field, measure_kind = fields[key]
-        found.fields[key] = MeasureColumn(ids, field_values(field, measure_kind, table_rows[:, position]),
+        found.fields[key] = MeasureColumn(ids, field_values(field, measure_kind, table_rows[:, column_of[field]]),
                                           ordered=True)
-        position += 1
     if for_rollup:
-        found.company_ids = table_rows[:, position].astype(np.int64)
-        found.arr_cents = numbers(table_rows[:, position + 1])
+        found.company_ids = table_rows[:, position + len(read_fields)].astype(np.int64)
+        found.arr_cents = numbers(table_rows[:, column_of["arr"]])  # field_column reads money as cents
     return found
 
 

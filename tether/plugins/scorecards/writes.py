@@ -9,7 +9,7 @@ from itertools import repeat
 from typing import Sequence
 
 import numpy as np
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, literal_column, or_, select, update
 
 from tether.core.plugins import TenantContext
 from tether.core.store.types import utcnow
@@ -28,12 +28,14 @@ _PRIME = np.uint64(1099511628211)
 _NAN64 = np.array([np.nan]).view(np.uint64)[0]
 
 
-def fingerprint(scorecard: str, scores: np.ndarray, ranges: np.ndarray, exceptions: np.ndarray,
-                overridden: np.ndarray, measures: np.ndarray) -> np.ndarray:
+def fingerprint(scorecard: str, entity_ids: np.ndarray, scores: np.ndarray, ranges: np.ndarray,
+                exceptions: np.ndarray, overridden: np.ndarray, measures: np.ndarray) -> np.ndarray:
     """A 64-bit digest per entity of everything a score row shows, computed with array operations.
 
     ``scorecard`` names the scorecard and whatever else its rows show by index (range labels
-    and colours, exception names), so renaming one of those changes every digest."""
+    and colours, exception names), so renaming one of those changes every digest. The entity
+    id is part of it, so two entities trading their scores change both digests, and a sum
+    over a tenant's digests can stand for the rows themselves (see :func:`_unchanged`)."""
     digest = np.full(len(scores), np.uint64(zlib.crc32(scorecard.encode("utf-8"))), dtype=np.uint64)
 
     def mix(values: np.ndarray) -> None:
@@ -41,6 +43,7 @@ def fingerprint(scorecard: str, scores: np.ndarray, ranges: np.ndarray, exceptio
         digest = (digest ^ values.astype(np.uint64, copy=False)) * _PRIME  # wraps around, as a hash should
 
     with np.errstate(over="ignore"):
+        mix(entity_ids)
         mix(np.where(np.isnan(scores), _NAN64, scores.view(np.uint64)))
         mix((ranges + 1).astype(np.uint64))
         mix((exceptions + 1).astype(np.uint64))
@@ -73,6 +76,8 @@ def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, n
     stored = select(table.c.entity_id, func.coalesce(table.c.digest, 0), settled).where(scope)
     with tenant.transaction() as session:
         connection = session.connection()
+        if full and _unchanged(connection, scope, settled, fingerprints):
+            return 0
         if full:
             old = fetch_all(connection, stored)
         else:
@@ -104,6 +109,30 @@ def write_scores(tenant: TenantContext, kind: str, *, run_id: int, full: bool, n
             for start in range(0, len(gone), CHUNK):
                 connection.execute(delete(table).where(scope, table.c.entity_id.in_(gone[start:start + CHUNK].tolist())))
         return len(written) + catch_up
+
+
+_LOW_BITS = 0xFFFFFFFF
+
+
+def _unchanged(connection, scope, settled, fingerprints: np.ndarray) -> bool:
+    """Whether the stored rows in ``scope`` are these entities' rows with these digests, all
+    settled: compared as a count and two sums of digest halves, in one aggregate query.
+
+    A steady run (nothing changed, the usual hourly case) then reads four numbers instead of
+    a row per entity (400,000 rows: ~0.25 s). Digests include the entity id, so a missing,
+    extra or changed row moves the sums unless its 64-bit digest difference cancels out in
+    both halves at once: as unlikely as two digests colliding, which the row-by-row
+    comparison accepts as well. Each half-sum fits 64 bits up to 2**31 rows."""
+    table = HealthScore.__table__
+    digest = func.coalesce(table.c.digest, 0)
+    count, low, high, unsettled = connection.execute(
+        select(func.count(), func.coalesce(func.sum(digest.op("&")(_LOW_BITS)), 0),
+               func.coalesce(func.sum(digest.op(">>")(literal_column("32"))), 0), func.coalesce(func.sum(1 - settled), 0))
+        .where(scope)).one()
+    if count != len(fingerprints) or unsettled:
+        return False
+    prints = fingerprints.astype(np.int64, copy=False)
+    return int(low) == int((prints & _LOW_BITS).sum()) and int(high) == int((prints >> 32).sum())
 
 
 def _nullable(values: np.ndarray) -> list:
