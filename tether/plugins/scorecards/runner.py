@@ -224,7 +224,8 @@ def _score(tenant: TenantContext, cards: Sequence[CompiledScorecard], definition
         rule_names = np.array([rule.get("name") or rule["measure"] for rule in card.exceptions] + [None], dtype=object)
         exception[rows] = rule_names[batch.exception]
         shown = json.dumps([card.name, card.scheme.labels, card.scheme.colors, rule_names[:-1].tolist()])
-        fingerprints[rows] = fingerprint(shown, sub_ids, scores, ranges, batch.exception, batch.overridden, batch.measures)
+        fingerprints[rows] = fingerprint(shown, sub_ids, scores, ranges, batch.exception, batch.overridden,
+                                         batch.measures)
         measure_scores.append((rows, batch.measures.astype(np.float32)))
     return {"ids": ids, "overall": overall, "labels": labels, "colors": colors, "cards": names, "exceptions": exception,
             "overridden": overridden, "measure_scores": measure_scores, "fingerprints": fingerprints}

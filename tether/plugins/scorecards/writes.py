@@ -125,9 +125,10 @@ def _unchanged(connection, scope, settled, fingerprints: np.ndarray) -> bool:
     comparison accepts as well. Each half-sum fits 64 bits up to 2**31 rows."""
     table = HealthScore.__table__
     digest = func.coalesce(table.c.digest, 0)
+    high_half = digest.op(">>")(literal_column("32"))  # a literal: PostgreSQL shifts bigint by int only
     count, low, high, unsettled = connection.execute(
         select(func.count(), func.coalesce(func.sum(digest.op("&")(_LOW_BITS)), 0),
-               func.coalesce(func.sum(digest.op(">>")(literal_column("32"))), 0), func.coalesce(func.sum(1 - settled), 0))
+               func.coalesce(func.sum(high_half), 0), func.coalesce(func.sum(1 - settled), 0))
         .where(scope)).one()
     if count != len(fingerprints) or unsettled:
         return False
