@@ -6,6 +6,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from tether.core.store import Company
 from tether.plugins.scorecards.runner import run_scoring
 from tether.plugins.scorecards.schemes import Scheme
 from tether.plugins.scorecards.scoring import condition_mask
@@ -70,6 +71,36 @@ def test_entities_trading_scores_are_both_rewritten(tenant_with, fixed):
     got = scores(tenant, "company", ids)
     assert [(got[n]["score"], got[n]["previous_score"], got[n]["trend"]) for n in "PQR"] == [
         (40.0, 80.0, "down"), (80.0, 40.0, "up"), (55.0, 55.0, "same")]
+
+
+def test_a_run_after_a_few_changes_among_many_entities_writes_just_those(tenant_with, fixed):
+    # Among 700 companies, one changes, a block of 256 is deleted and one is new: their digests
+    # move the sums a steady run compares, and only those rows change.
+    tenant = tenant_with([card()])
+    ids = add_companies(tenant, [{"name": f"C{i}"} for i in range(700)])
+    fixed.values["a"] = {company_id: 10 + number % 80 for number, company_id in enumerate(ids.values())}
+    for _ in range(3):
+        settled = run_scoring(tenant)
+    assert settled.written == {"company": 0}
+    first = min(ids.values())
+    deleted = [i for i in ids.values() if first + 200 <= i < first + 456]
+    fixed.values["a"][first] = 99
+    with tenant.transaction() as session:
+        for company_id in deleted:
+            session.get(Company, company_id).is_deleted = True
+    new = add_companies(tenant, [{"name": "Newcomer"}])["Newcomer"]
+    fixed.values["a"][new] = 50
+    before = scores(tenant, "company", list(ids.values()))
+    assert run_scoring(tenant).written == {"company": 2}
+    after = scores(tenant, "company", list(ids.values()) + [new])
+    assert (after[first]["score"], after[first]["previous_score"], after[first]["trend"]) == (99.0, 10.0, "up")
+    assert after[new]["score"] == 50.0 and not set(deleted) & set(after)
+    untouched = [i for i in ids.values() if i != first and i not in deleted]
+
+    def shown(health):  # computed_at reads the last full run's time, which confirmed the score
+        return {key: value for key, value in health.items() if key != "computed_at"}
+
+    assert all(shown(after[i]) == shown(before[i]) for i in untouched)
 
 
 def test_renaming_a_range_rewrites_the_labels_at_the_next_run(tenant_with, fixed):
