@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import itertools
+import json
 import random
 import resource
 import sqlite3
@@ -259,7 +259,7 @@ def main() -> None:
                   f"wrote {written[-1]:,} scores; phases {report.phases} (N/A {report.not_applicable}, "
                   f"snapshot {report.snapshot})")
         # An hour's worth of change: a few hundred relationships move stage.
-        sparse_seconds, sparse_written = changed_run(store, tenant, "id % 1000 = 0")
+        sparse_seconds, _ = changed_run(store, tenant, "id % 1000 = 0")
         run_scoring(tenant, trigger="on_demand")  # their trends catch up: settled again
         # A day's worth of change: a tenth of the relationships move stage, so their scores,
         # their companies' rolled-up scores and the companies' own scores are written again.

@@ -152,15 +152,16 @@ def raw_upsert(synced_db: Path, empty_db: Path, batch: int, *, multirow: bool = 
         for start in range(0, len(rows), batch):
             page = rows[start:start + batch]
             target.execute("BEGIN")
-            if not multirow:
+            if multirow:
+                for offset in range(0, len(page), per_statement):
+                    chunk = page[offset:offset + per_statement]
+                    text = statements.get(len(chunk))
+                    if text is None:
+                        text = statements[len(chunk)] = (head[:values_at] + ", ".join([row_marks] * len(chunk))
+                                                         + " ON CONFLICT " + tail + " RETURNING id, external_id")
+                    target.execute(text, list(itertools.chain.from_iterable(chunk))).fetchall()
+            else:
                 target.executemany(statement, page)
-            for offset in range(0, len(page) if multirow else 0, per_statement):
-                chunk = page[offset:offset + per_statement]
-                text = statements.get(len(chunk))
-                if text is None:
-                    text = statements[len(chunk)] = (head[:values_at] + ", ".join([row_marks] * len(chunk))
-                                                     + " ON CONFLICT " + tail + " RETURNING id, external_id")
-                target.execute(text, list(itertools.chain.from_iterable(chunk))).fetchall()
             target.execute("COMMIT")
     seconds = time.perf_counter() - started
     target.close()
