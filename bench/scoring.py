@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import itertools
 import json
 import random
 import resource
@@ -179,23 +178,22 @@ def storage_floor(path: Path) -> dict[str, float]:
     """Seconds plain sqlite3 takes to write what a first run writes: every score row
     (multi-row INSERTs, the form the run uses, in one transaction) and a history snapshot
     of them (one INSERT ... SELECT). Measured inside a transaction that is rolled back."""
-    from tether.core.sync.upsert import MAX_PARAMETERS
+    from tether.core.sync.upsert import MAX_PARAMETERS, MultiRowStatements
 
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA foreign_keys=ON")
         columns = [row[1] for row in connection.execute("PRAGMA table_info(health_scores)")]
         rows = connection.execute(f"SELECT {', '.join(columns)} FROM health_scores").fetchall()
-        per_statement = MAX_PARAMETERS["sqlite"] // len(columns)
-        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
-        head = f"INSERT INTO health_scores ({', '.join(columns)}) VALUES "
+        statements = MultiRowStatements(f"INSERT INTO health_scores ({', '.join(columns)}) VALUES ",
+                                        "(" + ", ".join("?" * len(columns)) + ")", "",
+                                        MAX_PARAMETERS["sqlite"] // len(columns))
         connection.execute("BEGIN")
         connection.execute("DELETE FROM health_scores")
         connection.execute("DELETE FROM health_score_history")
         clock = time.perf_counter()
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start:start + per_statement]
-            connection.execute(head + ", ".join([row_marks] * len(chunk)), list(itertools.chain.from_iterable(chunk)))
+        for text, params in statements.chunks(rows):
+            connection.execute(text, params)
         scores = time.perf_counter() - clock
         clock = time.perf_counter()
         connection.execute("INSERT INTO health_score_history (tenant_id, entity_kind, entity_id, scorecard, score, "

@@ -24,7 +24,6 @@ The last line of output is JSON: ``{"bench": "sync_inbound", "figures": {...}, "
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import resource
@@ -123,7 +122,7 @@ def raw_upsert(synced_db: Path, empty_db: Path, batch: int, *, multirow: bool = 
     or (``multirow``) as many rows per statement as the writer sends, with ``RETURNING``."""
     from tether.core.store.engine import _sqlite_pragmas
     from tether.core.sync.engine import SQLITE_SYNC_CACHE_KIB
-    from tether.core.sync.upsert import MAX_PARAMETERS, MAX_ROWS_PER_STATEMENT
+    from tether.core.sync.upsert import MAX_PARAMETERS, MAX_ROWS_PER_STATEMENT, MultiRowStatements
 
     source = sqlite3.connect(synced_db)
     target = sqlite3.connect(empty_db, isolation_level=None)
@@ -137,29 +136,22 @@ def raw_upsert(synced_db: Path, empty_db: Path, batch: int, *, multirow: bool = 
         rows = source.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id").fetchall()
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns
                             if c not in ("tenant_id", "external_source", "external_id", "created_at"))
-        statement = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                     f"ON CONFLICT (tenant_id, external_source, external_id) DO UPDATE SET {updates} "
-                     f"WHERE excluded.source_modstamp > {table}.source_modstamp")
-        plan.append((columns, statement, rows))
+        head, row_marks = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ", f"({', '.join('?' * len(columns))})"
+        conflict = (f" ON CONFLICT (tenant_id, external_source, external_id) DO UPDATE SET {updates} "
+                    f"WHERE excluded.source_modstamp > {table}.source_modstamp")
+        per_statement = min(MAX_ROWS_PER_STATEMENT, MAX_PARAMETERS["sqlite"] // len(columns))
+        plan.append((head + row_marks + conflict,
+                     MultiRowStatements(head, row_marks, conflict + " RETURNING id, external_id", per_statement), rows))
     source.close()
     rows_total = sum(len(rows) for _, _, rows in plan)
     started = time.perf_counter()
-    for columns, statement, rows in plan:
-        per_statement = min(MAX_ROWS_PER_STATEMENT, MAX_PARAMETERS["sqlite"] // len(columns))
-        head, _, tail = statement.partition(" ON CONFLICT ")
-        values_at = head.index(" VALUES ") + len(" VALUES ")
-        row_marks, statements = head[values_at:], {}
+    for statement, statements, rows in plan:
         for start in range(0, len(rows), batch):
             page = rows[start:start + batch]
             target.execute("BEGIN")
             if multirow:
-                for offset in range(0, len(page), per_statement):
-                    chunk = page[offset:offset + per_statement]
-                    text = statements.get(len(chunk))
-                    if text is None:
-                        text = statements[len(chunk)] = (head[:values_at] + ", ".join([row_marks] * len(chunk))
-                                                         + " ON CONFLICT " + tail + " RETURNING id, external_id")
-                    target.execute(text, list(itertools.chain.from_iterable(chunk))).fetchall()
+                for text, params in statements.chunks(page):
+                    target.execute(text, params).fetchall()
             else:
                 target.executemany(statement, page)
             target.execute("COMMIT")

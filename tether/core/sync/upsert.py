@@ -13,7 +13,7 @@ SQLite sends as many rows per statement as its parameter limit allows.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
@@ -23,6 +23,28 @@ MAX_PARAMETERS = {"sqlite": 32_000, "postgresql": 60_000}
 MAX_ROWS_PER_STATEMENT = 1000
 KEY = ("tenant_id", "external_source", "external_id")
 _MISSING = object()
+
+
+class MultiRowStatements:
+    """``head (…), (…), … tail`` statements for chunks of up to ``rows_per_statement`` rows:
+    each text is built once per chunk size, and ``chunks(rows)`` yields it with the chunk's
+    values flattened into one parameter list."""
+
+    def __init__(self, head: str, row_marks: str, tail: str, rows_per_statement: int) -> None:
+        self.head, self.row_marks, self.tail = head, row_marks, tail
+        self.rows_per_statement = rows_per_statement
+        self._texts: dict[int, str] = {}
+
+    def text(self, rows: int) -> str:
+        text = self._texts.get(rows)
+        if text is None:
+            text = self._texts[rows] = self.head + ", ".join([self.row_marks] * rows) + self.tail
+        return text
+
+    def chunks(self, rows: Iterable[Sequence[Any]]) -> Iterator[tuple[str, list[Any]]]:
+        iterator = iter(rows)
+        while chunk := list(itertools.islice(iterator, self.rows_per_statement)):
+            yield self.text(len(chunk)), list(itertools.chain.from_iterable(chunk))
 
 
 class UpsertWriter:
@@ -42,9 +64,9 @@ class UpsertWriter:
             if processor is not None:
                 self.processors.append((index, processor))
         placeholder = "?" if dialect.name == "sqlite" else "%s"
-        self._row_placeholders = "(" + ", ".join([placeholder] * len(self.columns)) + ")"
+        row_marks = "(" + ", ".join([placeholder] * len(self.columns)) + ")"
         limit = MAX_PARAMETERS.get(dialect.name, 30_000)
-        self.rows_per_statement = max(1, min(MAX_ROWS_PER_STATEMENT, limit // len(self.columns)))
+        rows_per_statement = max(1, min(MAX_ROWS_PER_STATEMENT, limit // len(self.columns)))
         name = table.name
         updates = []
         for column in self.columns:
@@ -62,18 +84,12 @@ class UpsertWriter:
             else:
                 updates.append(f"{column} = excluded.{column}")
         newer = ">=" if full_reload else ">"
-        self._head = f"INSERT INTO {name} ({', '.join(self.columns)}) VALUES "
-        self._tail = (f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {', '.join(updates)} "
-                      f"WHERE {name}.source_modstamp IS NULL OR excluded.source_modstamp IS NULL "
-                      f"OR excluded.source_modstamp {newer} {name}.source_modstamp RETURNING id, external_id"
-                      + (", (xmax = 0)" if dialect.name == "postgresql" else ""))
-        self._statements: dict[int, str] = {}
-
-    def _statement(self, rows: int) -> str:
-        statement = self._statements.get(rows)
-        if statement is None:
-            statement = self._statements[rows] = self._head + ", ".join([self._row_placeholders] * rows) + self._tail
-        return statement
+        tail = (f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {', '.join(updates)} "
+                f"WHERE {name}.source_modstamp IS NULL OR excluded.source_modstamp IS NULL "
+                f"OR excluded.source_modstamp {newer} {name}.source_modstamp RETURNING id, external_id"
+                + (", (xmax = 0)" if dialect.name == "postgresql" else ""))
+        self.statements = MultiRowStatements(f"INSERT INTO {name} ({', '.join(self.columns)}) VALUES ", row_marks,
+                                             tail, rows_per_statement)
 
     def convert(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
         """Database values: each column's bind processor, for the columns that have one.
@@ -95,17 +111,15 @@ class UpsertWriter:
         if self.dialect_name == "postgresql":
             # psycopg pipelines executemany of one prepared statement: faster on PostgreSQL
             # than a statement with thousands of parameters to parse and plan each time.
-            cursor.executemany(self._statement(1), converted, returning=True)
+            cursor.executemany(self.statements.text(1), converted, returning=True)
             while True:
                 for local_id, external_id, inserted in cursor.fetchall():
                     written[external_id] = (local_id, inserted)
                 if not cursor.nextset():
                     break
             return written
-        step = self.rows_per_statement
-        for start in range(0, len(converted), step):
-            chunk = converted[start:start + step]
-            cursor.execute(self._statement(len(chunk)), list(itertools.chain.from_iterable(chunk)))
+        for text, params in self.statements.chunks(converted):
+            cursor.execute(text, params)
             for local_id, external_id in cursor.fetchall():
                 written[external_id] = (local_id, None)
         return written
